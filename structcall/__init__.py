@@ -1,0 +1,23 @@
+"""structcall: reliable function calling for small language models.
+
+Compile tool schemas into grammars for constrained decoding, parse and validate every call,
+and measure how much of preference training's gain on function calling is format.
+"""
+
+from .compile import ToolGrammar, compile_tools
+from .errors import SchemaError, ToolCallError, UnsupportedSchemaError
+from .parse import ToolCall, parse_calls
+from .tools import ToolSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "compile_tools",
+    "parse_calls",
+    "ToolSpec",
+    "ToolCall",
+    "ToolGrammar",
+    "ToolCallError",
+    "SchemaError",
+    "UnsupportedSchemaError",
+]

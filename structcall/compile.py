@@ -1,0 +1,354 @@
+"""`compile_tools`: tools + options -> `ToolGrammar`, cached by a stable hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+
+from .errors import Problem, SchemaError
+from .formats import OutputFormat, check_format, load_format, not_opener_text
+from .grammar import Alt, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, seq, to_gbnf, to_lark, to_llguidance, to_regex
+from .schema import Limits, SchemaCompiler, SchemaNote
+from .tools import ToolSpec, closest, normalize_tools
+
+__all__ = ["compile_tools", "ToolGrammar", "DEFAULT_MAX_CALLS", "normalize_tool_choice", "cache_info", "clear_cache"]
+
+DEFAULT_MAX_CALLS = 16
+"""Cap on parallel calls when `max_calls` is not given (reported in `ToolGrammar.capped`)."""
+_VERSION = "1"  # bump when the grammar construction changes
+_CACHE_SIZE = 256
+
+
+@dataclass
+class _Compiled:
+    grammar: Grammar
+    unenforced: tuple[SchemaNote, ...]
+    capped: tuple[SchemaNote, ...]
+    key: str
+    texts: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_cache: "OrderedDict[str, _Compiled]" = OrderedDict()
+_cache_lock = threading.Lock()
+_stats = {"hits": 0, "misses": 0}
+
+
+def cache_info() -> dict:
+    """Hits, misses and size of the compiled-grammar cache."""
+    return {**_stats, "size": len(_cache)}
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> str:
+    """'auto' | 'required' | 'none' | a tool name (from a name, or the OpenAI Chat/Responses
+    named-function shapes)."""
+    if tool_choice is None:
+        return "auto"
+    if isinstance(tool_choice, dict):
+        if tool_choice.get("type") == "function":
+            fn = tool_choice.get("function")
+            name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
+        else:
+            name = None
+        if not isinstance(name, str):
+            raise ValueError(
+                f"tool_choice {tool_choice!r} is not understood: use 'auto', 'required', 'none', a tool name, "
+                "or {'type': 'function', 'function': {'name': ...}}"
+            )
+        tool_choice = name
+    if not isinstance(tool_choice, str):
+        raise ValueError(f"tool_choice must be a string or dict, got {type(tool_choice).__name__}")
+    if tool_choice in ("auto", "required", "none"):
+        return tool_choice
+    names = {s.name: s for s in specs}
+    by_original = {s.original_name: s for s in specs}
+    if tool_choice in names:
+        return tool_choice
+    if tool_choice in by_original:
+        return by_original[tool_choice].name
+    raise ValueError(
+        f"tool_choice names the function {tool_choice!r}, which is not among the tools "
+        f"({', '.join(sorted(names)) or 'none given'}).{closest(tool_choice, names)}"
+    )
+
+
+def _strip_prefix(g: Grammar, node: Node, prefix: str, depth: int = 0) -> Node:
+    """The node for what follows `prefix` in `node`'s language (for nodes whose every string
+    starts with `prefix`, like a call section after its trigger)."""
+    if depth > 20:
+        raise ValueError("internal: cannot strip the trigger from the call grammar")
+    if not prefix:
+        return node
+    if isinstance(node, Lit):
+        if node.text.startswith(prefix):
+            return Lit(node.text[len(prefix):])
+        if prefix.startswith(node.text):
+            return Seq(())  # fully consumed, caller continues
+        raise ValueError(f"internal: call section does not start with the trigger {prefix!r}")
+    if isinstance(node, Ref):
+        return _strip_prefix(g, g.rules[node.name], prefix, depth + 1)
+    if isinstance(node, Alt):
+        return alt(*[_strip_prefix(g, i, prefix, depth + 1) for i in node.items])
+    if isinstance(node, Rep) and node.min >= 1:
+        rest = Rep(node.item, node.min - 1, None if node.max is None else node.max - 1)
+        return seq(_strip_prefix(g, node.item, prefix, depth + 1), rest)
+    if isinstance(node, Seq) and node.items:
+        first = node.items[0]
+        if isinstance(first, Lit) and len(first.text) < len(prefix) and prefix.startswith(first.text):
+            return _strip_prefix(g, Seq(node.items[1:]), prefix[len(first.text):], depth + 1)
+        return seq(_strip_prefix(g, first, prefix, depth + 1), *node.items[1:])
+    raise ValueError(f"internal: cannot strip {prefix!r} from {type(node).__name__}")
+
+
+def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: str, parallel: bool, max_calls: int, strict: bool,
+           limits: Limits, allow_think: bool, max_calls_given: bool) -> tuple[Grammar, list, list]:
+    g = Grammar(start="start")
+    syntax = "python" if fmt.body == "python" else "json"
+    comp = SchemaCompiler(g, syntax=syntax, limits=limits, strict=strict)
+    allowed = specs if choice in ("auto", "required", "none") else [s for s in specs if s.name == choice]
+    problems: list[Problem] = []
+    calls: list[Node] = []
+    if choice != "none":
+        if not allowed:
+            raise ValueError(f"tool_choice={choice!r} needs at least one tool")
+        for spec in allowed:
+            try:
+                if fmt.body == "python":
+                    if not spec.name.isidentifier():
+                        raise SchemaError([Problem(spec.pointer.rsplit("/parameters", 1)[0] + "/name", f"tool name {spec.name!r} is not a Python identifier, so the pythonic format cannot call it")])
+                    node = seq(Lit(spec.name + "("), comp.compile_kwargs(spec.parameters, spec.pointer), Lit(")"))
+                else:
+                    head = "{" + json.dumps("name") + ": " + json.dumps(spec.name, ensure_ascii=False) + ", " + json.dumps(fmt.arguments_key) + ": "
+                    node = seq(Lit(head), comp.compile_root(spec.parameters, spec.pointer), Lit("}"))
+            except SchemaError as e:
+                problems.extend(e.problems)
+                continue
+            calls.append(node)
+    if problems:
+        raise SchemaError(problems)
+    for name, node in fmt.rules(max_calls).items():
+        g.rules[name] = node
+    if choice == "none":
+        g.rules.pop("calls_one"), g.rules.pop("calls_many")
+    else:
+        g.rules["call"] = alt(*calls)
+    calls_ref = Ref("calls_many" if parallel and max_calls > 1 else "calls_one")
+    if fmt.trigger:
+        text_only = FreeText(fmt.trigger)
+    else:
+        text_only = not_opener_text(fmt.opener or "")
+    if choice == "none":
+        body: Node = text_only
+    elif choice != "auto":
+        body = calls_ref
+    elif fmt.trigger and fmt.text_before_call:
+        after = _strip_prefix(g, calls_ref, fmt.trigger)
+        body = alt(text_only, seq(FreeText(fmt.trigger), Lit(fmt.trigger), after))
+    else:
+        body = alt(text_only, calls_ref)
+    if allow_think:
+        think = seq(Lit("<think>"), FreeText("</think>"), Lit("</think>"), Rep(Lit("\n"), 0, 2))
+        body = seq(Rep(think, 0, 1), body)
+    g.rules["start"] = body
+    capped = list(comp.capped)
+    if parallel and choice in ("auto", "required") and not max_calls_given:
+        capped.append(SchemaNote("", "max_calls", f"at most {max_calls} parallel calls (default cap)"))
+    g.reachable()  # every referenced rule is defined
+    return g, comp.unenforced, capped
+
+
+def compile_tools(
+    tools,
+    *,
+    format: str = "hermes",
+    tool_choice="auto",
+    parallel_tool_calls: bool = True,
+    max_calls: int | None = None,
+    strict: bool = False,
+    allow_think: bool = False,
+    limits: Limits | None = None,
+) -> "ToolGrammar":
+    """Compile tools into the grammar of every valid output.
+
+    Args:
+        tools: OpenAI Chat or Responses tool dicts, bare function docs (BFCL too), pydantic
+            models, callables or `ToolSpec`s (see `structcall.tools`).
+        format: output format, one of `structcall.formats.FORMATS`.
+        tool_choice: "auto" (text or calls; text before the call where the format allows it),
+            "required" (at least one call), "none" (text only), or a function name /
+            ``{"type": "function", "function": {"name": ...}}`` (exactly one call of it).
+        parallel_tool_calls: False admits exactly one call (the grammar enforces it).
+        max_calls: cap on parallel calls (default `DEFAULT_MAX_CALLS`, reported in `capped`).
+        strict: raise `UnsupportedSchemaError` for a keyword the grammar cannot express
+            instead of listing it in `ToolGrammar.unenforced`.
+        allow_think: admit a leading ``<think>...</think>`` block (reasoning models).
+        limits: caps for unbounded strings, numbers, arrays and free-form values.
+    """
+    specs = normalize_tools(tools)
+    fmt = load_format(check_format(format))
+    choice = normalize_tool_choice(tool_choice, specs)
+    if max_calls is not None and (not isinstance(max_calls, int) or isinstance(max_calls, bool) or max_calls < 1):
+        raise ValueError(f"max_calls must be a positive integer, got {max_calls!r}")
+    limits = limits or Limits()
+    n_calls = 1 if not parallel_tool_calls else (max_calls or DEFAULT_MAX_CALLS)
+    options = {
+        "v": _VERSION,
+        "format": fmt.name,
+        "tool_choice": choice,
+        "parallel": bool(parallel_tool_calls),
+        "max_calls": n_calls,
+        "max_calls_given": max_calls is not None,
+        "strict": bool(strict),
+        "allow_think": bool(allow_think),
+        "limits": asdict(limits),
+        "tools": [s.signature() | {"pointer": s.pointer} for s in specs],
+    }
+    key = hashlib.sha256(json.dumps(options, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            _stats["hits"] += 1
+    if hit is None:
+        g, unenforced, capped = _build(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(strict), limits, bool(allow_think), max_calls is not None)
+        hit = _Compiled(g, tuple(unenforced), tuple(capped), key)
+        with _cache_lock:
+            _stats["misses"] += 1
+            _cache[key] = hit
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return ToolGrammar(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(allow_think), hit)
+
+
+class ToolGrammar:
+    """The grammar of every valid output for a set of tools and options.
+
+    Dialects (all rendered from one IR, `ir`): `lark()` for the `lark` package (used by
+    `accepts`), `llguidance()`, `gbnf()` (xgrammar EBNF) and `regex()` (outlines-core; only for
+    non-recursive grammars). `unenforced` lists schema keywords the validator checks after
+    decoding; `capped` lists default caps the grammar adds.
+    """
+
+    def __init__(self, specs, fmt: OutputFormat, choice: str, parallel: bool, max_calls: int, allow_think: bool, compiled: _Compiled):
+        self.specs: list[ToolSpec] = specs
+        self.output_format = fmt
+        self.format: str = fmt.name
+        self.tool_choice: str = choice
+        self.parallel_tool_calls = parallel
+        self.max_calls = max_calls
+        self.allow_think = allow_think
+        self._c = compiled
+
+    # -- facts the decoder needs
+    @property
+    def trigger(self) -> str | None:
+        return self.output_format.trigger
+
+    @property
+    def text_before_call(self) -> bool:
+        return self.output_format.text_before_call and self.tool_choice == "auto"
+
+    @property
+    def allows_text(self) -> bool:
+        """Whether a plain-text (no call) answer is in the grammar."""
+        return self.tool_choice in ("auto", "none")
+
+    @property
+    def requires_call(self) -> bool:
+        return self.tool_choice not in ("auto", "none")
+
+    @property
+    def ir(self) -> Grammar:
+        return self._c.grammar
+
+    @property
+    def unenforced(self) -> list[SchemaNote]:
+        return list(self._c.unenforced)
+
+    @property
+    def capped(self) -> list[SchemaNote]:
+        return list(self._c.capped)
+
+    @property
+    def cache_key(self) -> str:
+        return self._c.key
+
+    # -- dialects
+    def _text(self, name: str, fn):
+        c = self._c
+        with c.lock:
+            if name not in c.texts:
+                c.texts[name] = fn(c.grammar)
+            return c.texts[name]
+
+    def lark(self) -> str:
+        """Lark grammar (the `lark` package's dialect, Python regex terminals); start rule `start`."""
+        return self._text("lark", to_lark)
+
+    def llguidance(self) -> str:
+        """Grammar in llguidance's Lark dialect (for `llguidance.LLMatcher`)."""
+        return self._text("llguidance", to_llguidance)
+
+    def gbnf(self) -> str:
+        """Grammar in xgrammar's EBNF; root rule `root`."""
+        return self._text("gbnf", to_gbnf)
+
+    def regex(self) -> str:
+        """The grammar as one regex (Rust/outlines-core syntax). Raises `UnsupportedSchemaError`
+        when the grammar is recursive."""
+        return self._text("regex", to_regex)
+
+    def _parser(self):
+        c = self._c
+        with c.lock:
+            p = c.texts.get("_lark_parser")
+        if p is None:
+            import lark
+
+            p = lark.Lark(self.lark(), start="start", parser="earley", lexer="dynamic")
+            with c.lock:
+                c.texts["_lark_parser"] = p
+        return p
+
+    def accepts(self, text: str) -> bool:
+        """Whether `text`, as a complete output, is in the grammar (character level, by lark's
+        Earley parser over `lark()`)."""
+        import lark
+
+        if not isinstance(text, str):
+            raise TypeError(f"accepts() takes a str, got {type(text).__name__}")
+        if text == "":
+            return _nullable_start(self._c.grammar)
+        try:
+            self._parser().parse(text)
+            return True
+        except lark.exceptions.LarkError:
+            return False
+
+    def describe(self) -> str:
+        lines = [
+            f"format={self.format} tool_choice={self.tool_choice} parallel={self.parallel_tool_calls} "
+            f"max_calls={self.max_calls} tools={len(self.specs)} rules={len(self.ir.rules)}"
+        ]
+        for n in self.unenforced:
+            lines.append(f"unenforced {n}")
+        for n in self.capped:
+            lines.append(f"capped     {n}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<ToolGrammar {self.format} tool_choice={self.tool_choice!r} tools={len(self.specs)} key={self.cache_key[:12]}>"
+
+
+def _nullable_start(g: Grammar) -> bool:
+    from .grammar import nullable
+
+    return nullable(Ref(g.start), g)

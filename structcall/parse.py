@@ -1,0 +1,475 @@
+"""Model text -> validated `ToolCall`s.
+
+`parse_calls(text, tools, format=...)` returns the calls in `text` (an empty list for a plain
+text answer) or raises `ToolCallError`; on any input whatever it does nothing else. Pythonic
+calls are read with `ast` and `ast.literal_eval` - model output is never evaluated.
+`lenient=True` repairs the common slips (code fences, text after the call, single quotes,
+trailing commas, Python ``True/None`` in JSON, arguments given as a JSON string) and records
+each repair in `ToolCall.repairs`.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import hashlib
+import io
+import json
+import re
+import tokenize
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ToolCallError
+from .formats import check_format, load_format
+from .schema import FORMAT_REGEXES
+from .tools import ToolSpec, closest, normalize_tools
+
+__all__ = ["ToolCall", "ParseResult", "parse_calls", "parse_output", "validate_arguments", "FORMAT_CHECKER"]
+
+_KIND_ORDER = {k: i for i, k in enumerate(["parse", "count", "no_call", "unknown_tool", "unknown_argument", "missing_argument", "type", "value"])}
+
+
+@dataclass
+class ToolCall:
+    """One validated tool call.
+
+    Attributes:
+        id: a deterministic id (``call_`` + hash of the output and the call's index).
+        name: the tool's (normalised) name.
+        arguments: the arguments, as decoded from the output.
+        repairs: what `lenient` parsing repaired to read this call.
+    """
+
+    name: str
+    arguments: dict
+    id: str
+    spec: ToolSpec | None = field(default=None, repr=False, compare=False)
+    repairs: list[str] = field(default_factory=list, compare=False)
+    _typed: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def typed(self):
+        """The arguments as an instance of the tool's pydantic model (pydantic-model and
+        callable tools), else None."""
+        return self._typed
+
+    def execute(self):
+        """Call the tool's Python callable with the (typed) arguments."""
+        if self.spec is None or self.spec.function is None:
+            raise TypeError(f"tool {self.name!r} has no Python callable to execute (it was not given as a function)")
+        if self._typed is not None:
+            # typed values (e.g. nested pydantic models, enums), defaults filled in
+            kwargs = {k: getattr(self._typed, k) for k in type(self._typed).model_fields}
+        else:
+            kwargs = dict(self.arguments)
+        return self.spec.function(**kwargs)
+
+    def to_openai(self) -> dict:
+        """The call in the OpenAI Chat Completions ``tool_calls`` shape (original tool name)."""
+        name = self.spec.original_name if self.spec is not None else self.name
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(self.arguments, ensure_ascii=False)},
+        }
+
+
+@dataclass
+class ParseResult:
+    content: str
+    """Text before the calls (the whole text for a plain answer)."""
+    calls: list[ToolCall]
+    repairs: list[str]
+
+
+# ------------------------------------------------------------------------------ format checks
+def _check_format(fmt: str, value) -> bool:
+    if not isinstance(value, str):
+        return True
+    rx = FORMAT_REGEXES.get(fmt)
+    if rx is None:
+        return True
+    rx = rx % {"cap": 10**6} if "%(cap)d" in rx else rx
+    if not re.fullmatch(rx, value):
+        return False
+    try:
+        if fmt == "date":
+            datetime.date.fromisoformat(value)
+        elif fmt == "date-time":
+            datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _make_format_checker():
+    from jsonschema import FormatChecker
+
+    fc = FormatChecker()
+    for name in FORMAT_REGEXES:
+        fc.checkers[name] = (lambda v, _n=name: _check_format(_n, v), ())
+    return fc
+
+
+FORMAT_CHECKER = None  # built lazily (jsonschema import)
+_validators: dict[str, Any] = {}
+
+
+def _validator(schema: dict):
+    global FORMAT_CHECKER
+    from jsonschema import Draft202012Validator
+
+    key = json.dumps(schema, sort_keys=True, default=str)
+    v = _validators.get(key)
+    if v is None:
+        if FORMAT_CHECKER is None:
+            FORMAT_CHECKER = _make_format_checker()
+        v = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+        if len(_validators) > 1024:
+            _validators.clear()
+        _validators[key] = v
+    return v
+
+
+def _ptr(parts) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _short(v, n: int = 60) -> str:
+    s = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, str, str]]:
+    """Every error in `args` for `spec`, as ``(kind, pointer, message)``; [] when valid."""
+    errs: list[tuple[str, str, str]] = []
+    if not isinstance(args, dict):
+        return [("type", f"{base}/arguments", f"arguments must be an object, got {type(args).__name__}")]
+    params = spec.parameters
+    props = params.get("properties") or {}
+    addl = params.get("additionalProperties", None)
+    extra_ok = addl not in (None, False) or (not props and addl is None)
+    for k in args:
+        if k not in props and not extra_ok:
+            errs.append(("unknown_argument", f"{base}/arguments{_ptr([k])}", f"unknown argument {k!r} for {spec.name}; expected one of: {', '.join(props) or '(none)'}.{closest(k, props)}"))
+    for k in params.get("required") or []:
+        if k not in args:
+            errs.append(("missing_argument", f"{base}/arguments{_ptr([k])}", f"missing required argument {k!r} for {spec.name}"))
+    try:
+        verrs = sorted(_validator(params).iter_errors(args), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    except Exception as e:  # a schema jsonschema cannot evaluate (e.g. unresolvable reference)
+        return errs + [("value", f"{base}/arguments", f"arguments could not be validated: {e}")]
+    for e in verrs:
+        if e.validator in ("required", "additionalProperties") and not e.absolute_path:
+            continue
+        kind = "type" if e.validator == "type" else "value"
+        msg = e.message if len(e.message) < 200 else e.message[:197] + "..."
+        errs.append((kind, f"{base}/arguments{_ptr(e.absolute_path)}", msg))
+    if not errs and spec.model is not None:
+        import pydantic
+
+        try:
+            spec.model.model_validate(args)
+        except pydantic.ValidationError as ve:
+            for d in ve.errors():
+                kind = "type" if "type" in d.get("type", "") or d.get("type", "").endswith("_parsing") else "value"
+                errs.append((kind, f"{base}/arguments{_ptr(d.get('loc', ()))}", d.get("msg", "invalid")))
+    return errs
+
+
+# ------------------------------------------------------------------------------ lenient helpers
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?```\s*$", re.S)
+
+
+def _strip_fence(s: str, repairs: list[str]) -> str:
+    m = _FENCE.match(s)
+    if m:
+        repairs.append("removed a code fence")
+        return m.group(1)
+    return s
+
+
+def _python_json(s: str):
+    """Read JSON-ish text with Python literal syntax (single quotes, True/None, trailing
+    commas, and also true/false/null) - by tokenizing and `ast.literal_eval`, never `eval`."""
+    out = []
+    toks = tokenize.generate_tokens(io.StringIO(s).readline)
+    for tok in toks:
+        if tok.type == tokenize.NAME and tok.string in ("true", "false", "null"):
+            out.append((tokenize.NAME, {"true": "True", "false": "False", "null": "None"}[tok.string]))
+        else:
+            out.append((tok.type, tok.string))
+    src = tokenize.untokenize(out)
+    return ast.literal_eval(src.strip())
+
+
+def _load_json(s: str, lenient: bool, repairs: list[str], pointer: str):
+    """One JSON value from `s`. Raises ToolCallError(parse)."""
+    try:
+        return json.loads(s)
+    except (json.JSONDecodeError, RecursionError) as e:
+        err = e
+    if lenient:
+        try:
+            val, end = json.JSONDecoder().raw_decode(s.lstrip())
+            if s.lstrip()[end:].strip():
+                repairs.append("dropped text after the call")
+            return val
+        except (json.JSONDecodeError, RecursionError):
+            pass
+        try:
+            val = _python_json(s)
+            repairs.append("read Python-style literals (quotes, True/None, trailing commas)")
+            return val
+        except (ValueError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError, TypeError, IndentationError):
+            pass
+    if isinstance(err, json.JSONDecodeError):
+        msg = f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+    else:
+        msg = "invalid JSON: nesting too deep"
+    raise ToolCallError("parse", pointer, msg)
+
+
+# ------------------------------------------------------------------------------ per format
+def _extract_json(text: str, fmt, lenient: bool, repairs: list[str]):
+    s = _strip_fence(text, repairs) if lenient else text
+    st = s.strip()
+    if not st or st[0] not in "{[":
+        return text, []
+    val = _load_json(st, lenient, repairs, "")
+    items = val if isinstance(val, list) else [val]
+    return "", items
+
+
+def _extract_mistral(text: str, fmt, lenient: bool, repairs: list[str]):
+    s = _strip_fence(text, repairs) if lenient else text
+    i = s.find(fmt.trigger)
+    if i < 0:
+        return text, []
+    content = s[:i]
+    if content.strip() and not lenient:
+        raise ToolCallError("parse", "", f"text before {fmt.trigger} is not allowed in the mistral format")
+    val = _load_json(s[i + len(fmt.trigger):].strip(), lenient, repairs, "")
+    items = val if isinstance(val, list) else [val]
+    return content, items
+
+
+_HERMES_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+
+
+def _extract_hermes(text: str, fmt, lenient: bool, repairs: list[str]):
+    first = text.find("<tool_call>")
+    if first < 0:
+        return text, []
+    content = text[:first]
+    pos, items = first, []
+    while True:
+        m = _HERMES_BLOCK.match(text, pos)
+        if m is None:
+            rest = text[pos:]
+            if rest.startswith("<tool_call>") and lenient:
+                repairs.append("closed an unclosed <tool_call> block")
+                items.append(_load_json(rest[len("<tool_call>"):].strip(), lenient, repairs, f"/{len(items)}"))
+                break
+            if rest.startswith("<tool_call>"):
+                raise ToolCallError("parse", f"/{len(items)}", "a <tool_call> block is not closed with </tool_call>")
+            raise ToolCallError("parse", f"/{len(items)}", "internal: no block")
+        items.append(_load_json(m.group(1).strip(), lenient, repairs, f"/{len(items)}"))
+        pos = m.end()
+        nxt = text.find("<tool_call>", pos)
+        between = text[pos: nxt if nxt >= 0 else len(text)]
+        if between.strip():
+            if not lenient:
+                where = "between tool calls" if nxt >= 0 else "after the tool calls"
+                raise ToolCallError("parse", f"/{len(items)}", f"unexpected text {where}: {_short(between.strip(), 40)}")
+            repairs.append("dropped text after the call" if nxt < 0 else "dropped text between calls")
+        if nxt < 0:
+            break
+        pos = nxt
+    return content, items
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def _literal(node, lenient: bool, repairs: list[str]):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        if lenient:
+            src = ast.unparse(node)
+            try:
+                v = _python_json(src)
+                repairs.append("read JSON literals (true/false/null) in a Python call")
+                return v
+            except (ValueError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError, TypeError, IndentationError):
+                pass
+        raise
+
+
+def _extract_pythonic(text: str, fmt, lenient: bool, repairs: list[str]):
+    s = _strip_fence(text, repairs) if lenient else text
+    st = s.strip()
+    if not st.startswith("["):
+        return text, []
+    try:
+        tree = ast.parse(st, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        tree = None
+        if lenient:
+            for m in re.finditer(r"\]", st):
+                try:
+                    tree = ast.parse(st[: m.end()], mode="eval")
+                    repairs.append("dropped text after the call")
+                    break
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue
+        if tree is None:
+            where = f" at line {e.lineno} column {e.offset}" if isinstance(e, SyntaxError) and e.lineno else ""
+            raise ToolCallError("parse", "", f"not a Python list of calls{where}: {getattr(e, 'msg', None) or type(e).__name__}") from None
+    body = tree.body
+    if not isinstance(body, ast.List):
+        raise ToolCallError("parse", "", "expected a Python list of calls like [name(arg=value)]")
+    items = []
+    for i, el in enumerate(body.elts):
+        if not isinstance(el, ast.Call):
+            raise ToolCallError("parse", f"/{i}", "each list item must be a call like name(arg=value)")
+        name = _dotted(el.func)
+        if name is None:
+            raise ToolCallError("parse", f"/{i}/name", "the called function must be a name")
+        if el.args:
+            raise ToolCallError("parse", f"/{i}/arguments", f"{name}: pass arguments by keyword (name=value), not by position")
+        args = {}
+        for kw in el.keywords:
+            if kw.arg is None:
+                raise ToolCallError("parse", f"/{i}/arguments", f"{name}: **kwargs is not allowed")
+            if kw.arg in args:
+                raise ToolCallError("parse", f"/{i}/arguments/{kw.arg}", f"{name}: argument {kw.arg!r} given twice")
+            try:
+                args[kw.arg] = _literal(kw.value, lenient, repairs)
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                raise ToolCallError("parse", f"/{i}/arguments/{kw.arg}", f"{name}: the value of {kw.arg!r} is not a Python literal") from None
+        items.append({"name": name, "arguments": args})
+    return "", items
+
+
+_EXTRACT = {"json": _extract_json, "hermes": _extract_hermes, "pythonic": _extract_pythonic, "mistral": _extract_mistral}
+
+
+# ------------------------------------------------------------------------------ entry points
+def _resolve_tools(tools, format, tool_choice, parallel_tool_calls):
+    from .compile import ToolGrammar, normalize_tool_choice
+
+    if isinstance(tools, ToolGrammar):
+        g = tools
+        return g.specs, format or g.format, tool_choice if tool_choice is not None else g.tool_choice, (
+            parallel_tool_calls if parallel_tool_calls is not None else g.parallel_tool_calls
+        ), g.max_calls
+    specs = normalize_tools(tools)
+    choice = normalize_tool_choice(tool_choice, specs) if tool_choice is not None else None
+    return specs, format or "hermes", choice, parallel_tool_calls, None
+
+
+def parse_output(text: str, tools, *, format: str | None = None, lenient: bool = False, tool_choice=None,
+                 parallel_tool_calls: bool | None = None) -> ParseResult:
+    """Like `parse_calls`, but also returns the text before the calls and the repairs made."""
+    specs, format, choice, parallel, max_calls = _resolve_tools(tools, format, tool_choice, parallel_tool_calls)
+    fmt = load_format(check_format(format))
+    if not isinstance(text, str):
+        raise ToolCallError("parse", "", f"model output must be a string, got {type(text).__name__}")
+    repairs: list[str] = []
+    try:
+        content, items = _EXTRACT[fmt.name](text, fmt, lenient, repairs)
+    except ToolCallError as e:
+        e.text = text
+        raise
+    by_name = {s.name: s for s in specs}
+    by_name.update({s.original_name: s for s in specs if s.original_name not in by_name})
+    errors: list[tuple[str, str, str]] = []
+    calls: list[ToolCall] = []
+    for i, item in enumerate(items):
+        base = f"/{i}"
+        if not isinstance(item, dict):
+            errors.append(("parse", base, f"a call must be an object with 'name' and 'arguments', got {type(item).__name__}"))
+            continue
+        name = item.get("name")
+        akey = fmt.arguments_key or "arguments"
+        if akey in item:
+            args = item[akey]
+        elif lenient and "parameters" in item:
+            args = item["parameters"]
+            repairs.append("read 'parameters' as 'arguments'")
+        else:
+            args = None
+        extra = sorted(set(item) - {"name", akey} - ({"parameters"} if lenient else set()))
+        if extra and not lenient:
+            errors.append(("parse", base, f"unexpected key(s) {', '.join(map(repr, extra))} in a call; a call has only 'name' and '{akey}'"))
+        if not isinstance(name, str):
+            errors.append(("parse", f"{base}/name", "a call needs a string 'name'"))
+            continue
+        spec = by_name.get(name) or by_name.get(name.replace(".", "_"))
+        if spec is None:
+            errors.append(("unknown_tool", f"{base}/name", f"unknown tool {name!r}; available tools: {', '.join(sorted(s.name for s in specs)) or '(none)'}.{closest(name, [s.name for s in specs])}"))
+            continue
+        if args is None:
+            if spec.parameters.get("required"):
+                errors.append(("parse", f"{base}/{akey}", f"the call to {spec.name} has no '{akey}'"))
+                continue
+            args = {}
+        if isinstance(args, str) and lenient:
+            try:
+                args = json.loads(args)
+                repairs.append("decoded arguments given as a JSON string")
+            except json.JSONDecodeError:
+                pass
+        if isinstance(choice, str) and choice not in ("auto", "required", "none") and spec.name != choice:
+            errors.append(("unknown_tool", f"{base}/name", f"tool_choice requires {choice!r}, but the output calls {spec.name!r}"))
+        errs = validate_arguments(spec, args, base)
+        errors.extend(errs)
+        if errs:
+            continue
+        typed = None
+        if spec.model is not None:
+            typed = spec.model.model_validate(args)
+        cid = "call_" + hashlib.sha256(f"{i}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        calls.append(ToolCall(name=spec.name, arguments=args, id=cid, spec=spec, repairs=list(repairs), _typed=typed))
+    n = len(items)
+    if choice == "none" and n:
+        errors.append(("count", "", f"tool_choice is 'none' but the output has {n} call{'s' if n != 1 else ''}"))
+    if choice not in (None, "auto", "none") and n == 0:
+        errors.append(("no_call", "", "a tool call is required, but the output has none"))
+    if parallel is False and n > 1:
+        errors.append(("count", "", f"exactly one call is allowed (parallel_tool_calls=false), got {n}"))
+    if max_calls is not None and n > max_calls:
+        errors.append(("count", "", f"at most {max_calls} calls are allowed, got {n}"))
+    if errors:
+        errors.sort(key=lambda e: (_KIND_ORDER[e[0]] if e[1] == "" else 99, e[1], _KIND_ORDER[e[0]]))
+        k, p, m = errors[0]
+        raise ToolCallError(k, p, m, errors=errors, text=text)
+    return ParseResult(content=content, calls=calls, repairs=repairs)
+
+
+def parse_calls(text: str, tools, *, format: str | None = None, lenient: bool = False, tool_choice=None,
+                parallel_tool_calls: bool | None = None) -> list[ToolCall]:
+    """Parse and validate the tool calls in a model's output.
+
+    Args:
+        text: the model's output.
+        tools: the tools (any shape `compile_tools` accepts) or a `ToolGrammar` (whose format,
+            tool_choice and parallel setting then apply unless given here).
+        format: output format (default: the ToolGrammar's, else "hermes").
+        lenient: repair common slips and record them in `ToolCall.repairs`.
+        tool_choice: if given, also check it ("none": no call; "required"/a name: a call).
+        parallel_tool_calls: if False, more than one call is a `count` error.
+
+    Returns the calls ([] for a plain-text answer). Raises `ToolCallError` for anything else.
+    """
+    return parse_output(text, tools, format=format, lenient=lenient, tool_choice=tool_choice,
+                        parallel_tool_calls=parallel_tool_calls).calls

@@ -1,0 +1,423 @@
+"""Tool definitions in every common shape -> one `ToolSpec`.
+
+Accepted inputs (a single tool or a list mixing them):
+
+* OpenAI Chat Completions tools: ``{"type": "function", "function": {name, description, parameters, strict}}``
+* OpenAI Responses-API (flat) tools: ``{"type": "function", "name", "description", "parameters"}``
+* bare function definitions ``{"name", "description", "parameters"}`` - including BFCL's function
+  docs, whose quirks are normalised (see `BFCL_TYPES`; dotted names such as ``math.factorial``
+  become ``math_factorial``, the original is kept in `ToolSpec.original_name`)
+* a bare JSON Schema plus a name: ``ToolSpec.from_schema(name, schema)`` or ``(name, schema)``
+* pydantic models (the model's fields are the arguments; ``ToolCall.typed`` is a model instance)
+* Python callables (signature, type hints and a Google / NumPy / Sphinx docstring)
+* `ToolSpec` instances (passed through)
+
+Every problem in the input is collected and raised at once as `SchemaError`, each with its JSON
+pointer into the input (``/2/function/parameters/properties/unit/type``).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import inspect
+import json
+import re
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import Problem, SchemaError
+
+__all__ = ["ToolSpec", "normalize_tools", "BFCL_TYPES", "NAME_RE"]
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+"""Valid normalised tool names (OpenAI's limit is 64 characters of ``[A-Za-z0-9_-]``)."""
+
+BFCL_TYPES = {
+    "dict": "object",
+    "float": "number",
+    "double": "number",
+    "int": "integer",
+    "long": "integer",
+    "tuple": "array",
+    "list": "array",
+    "str": "string",
+    "bool": "boolean",
+    "char": "string",
+    "byte": "integer",
+    "short": "integer",
+    "String": "string",
+    "Boolean": "boolean",
+    "ArrayList": "array",
+    "HashMap": "object",
+    "Array": "array",
+}
+"""BFCL / Python / Java type names found in function docs in the wild -> JSON Schema types.
+``"any"`` removes the type constraint."""
+
+
+@dataclass
+class ToolSpec:
+    """One tool, normalised.
+
+    Attributes:
+        name: the name used in grammars and calls (``[A-Za-z_][A-Za-z0-9_-]{0,63}``).
+        original_name: the name as given (e.g. ``math.factorial``); `ToolCall.to_openai()` uses it.
+        description: free text.
+        parameters: the arguments' JSON Schema (an object schema, normalised).
+        strict: the OpenAI ``strict`` flag, if given.
+        function: the Python callable behind the tool, if any (``ToolCall.execute()``).
+        model: the pydantic model validating the arguments, if any (``ToolCall.typed``).
+        pointer: JSON pointer of the parameters schema in the caller's input.
+    """
+
+    name: str
+    parameters: dict
+    description: str = ""
+    original_name: str | None = None
+    strict: bool | None = None
+    function: Callable | None = field(default=None, repr=False, compare=False)
+    model: Any = field(default=None, repr=False, compare=False)
+    pointer: str = ""
+
+    def __post_init__(self):
+        if self.original_name is None:
+            self.original_name = self.name
+
+    def to_openai(self) -> dict:
+        """The tool as an OpenAI Chat Completions tool dict (with the normalised name)."""
+        fn = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        if self.strict is not None:
+            fn["strict"] = self.strict
+        return {"type": "function", "function": fn}
+
+    def signature(self) -> dict:
+        """Name, description and parameters: what identifies the tool's grammar."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+    @classmethod
+    def from_schema(cls, name: str, schema: dict, description: str = "") -> "ToolSpec":
+        return normalize_tools([{"name": name, "description": description, "parameters": schema}])[0]
+
+
+# ----------------------------------------------------------------------------- normalisation
+def _normalize_types(schema, pointer: str, problems: list[Problem]):
+    """BFCL-style types -> JSON Schema types, recursively (returns a new schema)."""
+    if isinstance(schema, list):
+        return [_normalize_types(s, f"{pointer}/{i}", problems) for i, s in enumerate(schema)]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k == "type":
+            types = v if isinstance(v, list) else [v]
+            mapped = []
+            for t in types:
+                if isinstance(t, str) and t in BFCL_TYPES:
+                    mapped.append(BFCL_TYPES[t])
+                elif t == "any":
+                    mapped = None
+                    break
+                else:
+                    mapped.append(t)
+            if mapped is None:
+                continue
+            out[k] = mapped if isinstance(v, list) else mapped[0]
+        elif k in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas"):
+            out[k] = (
+                {pk: _normalize_types(pv, f"{pointer}/{k}/{_esc(pk)}", problems) for pk, pv in v.items()}
+                if isinstance(v, dict)
+                else v
+            )
+        elif k in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "additionalItems", "propertyNames"):
+            out[k] = _normalize_types(v, f"{pointer}/{k}", problems)
+        elif k in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            out[k] = _normalize_types(v, f"{pointer}/{k}", problems)
+        else:
+            out[k] = v
+    # BFCL "tuple"/"array" items given as a list -> prefixItems
+    if isinstance(out.get("items"), list):
+        out["prefixItems"] = out.pop("items")
+    # a required list that is not a list (some BFCL entries) is a problem worth naming
+    return out
+
+
+def _esc(s: str) -> str:
+    return str(s).replace("~", "~0").replace("/", "~1")
+
+
+def _check_refs(schema, root, pointer: str, problems: list[Problem]):
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            if not ref.startswith("#"):
+                problems.append(Problem(f"{pointer}/$ref", f"only local references ('#/...') are supported, got {ref!r}"))
+            else:
+                doc = root
+                for part in [p for p in ref[1:].split("/") if p]:
+                    part = part.replace("~1", "/").replace("~0", "~")
+                    if isinstance(doc, dict) and part in doc:
+                        doc = doc[part]
+                    elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+                        doc = doc[int(part)]
+                    else:
+                        problems.append(Problem(f"{pointer}/$ref", f"$ref {ref!r} points nowhere"))
+                        break
+        for k, v in schema.items():
+            if k in ("enum", "const", "default", "examples", "example"):
+                continue
+            _check_refs(v, root, f"{pointer}/{_esc(k)}", problems)
+    elif isinstance(schema, list):
+        for i, v in enumerate(schema):
+            _check_refs(v, root, f"{pointer}/{i}", problems)
+
+
+def _check_parameters(params, pointer: str, problems: list[Problem]) -> dict | None:
+    from jsonschema import Draft202012Validator
+
+    if params is None:
+        return {"type": "object", "properties": {}}
+    if not isinstance(params, dict):
+        problems.append(Problem(pointer, f"parameters must be a JSON Schema object, got {type(params).__name__}"))
+        return None
+    params = _normalize_types(params, pointer, problems)
+    t = params.get("type")
+    if t is None:
+        if "properties" in params or not params:
+            params = {"type": "object", **params}
+        else:
+            problems.append(Problem(f"{pointer}/type", "parameters must be an object schema (type: object)"))
+            return None
+    elif t != "object":
+        problems.append(Problem(f"{pointer}/type", f"parameters must be an object schema, got type {t!r}"))
+        return None
+    n = len(problems)
+    for err in sorted(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(params), key=lambda e: list(e.absolute_path)):
+        where = "".join(f"/{_esc(p)}" for p in err.absolute_path)
+        problems.append(Problem(pointer + where, f"not a valid JSON Schema: {err.message}"))
+    req = params.get("required")
+    if isinstance(req, list) and isinstance(params.get("properties"), dict):
+        pass  # required names without a property are allowed (they admit any value)
+    _check_refs(params, params, pointer, problems)
+    return params if len(problems) == n else None
+
+
+def _from_dict(tool: dict, i: int, problems: list[Problem]) -> ToolSpec | None:
+    base = f"/{i}"
+    if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
+        fn, base = tool["function"], f"/{i}/function"
+    elif "type" in tool and tool.get("type") != "function":
+        problems.append(Problem(f"/{i}/type", f"unsupported tool type {tool.get('type')!r}; only 'function' tools can be called"))
+        return None
+    else:
+        fn = tool
+    name = fn.get("name")
+    if not isinstance(name, str) or not name:
+        problems.append(Problem(f"{base}/name", "a tool needs a non-empty string name"))
+        return None
+    norm = name.replace(".", "_") if "." in name else name
+    if not NAME_RE.match(norm):
+        problems.append(
+            Problem(f"{base}/name", f"invalid tool name {name!r}: use 1-64 characters of letters, digits, '_' or '-', not starting with a digit or '-'")
+        )
+        return None
+    desc = fn.get("description") or ""
+    if not isinstance(desc, str):
+        problems.append(Problem(f"{base}/description", "description must be a string"))
+        desc = str(desc)
+    params = _check_parameters(copy.deepcopy(fn.get("parameters")), f"{base}/parameters", problems)
+    if params is None:
+        return None
+    strict = fn.get("strict")
+    return ToolSpec(name=norm, original_name=name, description=desc, parameters=params, strict=strict, pointer=f"{base}/parameters")
+
+
+def _strip_titles(schema):
+    if isinstance(schema, dict):
+        return {k: _strip_titles(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    return schema
+
+
+def _from_pydantic(model, i: int, problems: list[Problem]) -> ToolSpec | None:
+    try:
+        schema = model.model_json_schema()
+    except Exception as e:  # pydantic raises several error types for unschematic fields
+        problems.append(Problem(f"/{i}", f"pydantic model {model.__name__} has no JSON Schema: {e}"))
+        return None
+    desc = (inspect.getdoc(model) or "").strip()
+    if desc.startswith("Usage docs:") or model.__doc__ is None:
+        desc = ""
+    schema = {k: v for k, v in _strip_titles(schema).items() if k != "description"}
+    params = _check_parameters(schema, f"/{i}", problems)
+    if params is None:
+        return None
+    name = model.__name__
+    if not NAME_RE.match(name):
+        problems.append(Problem(f"/{i}", f"invalid tool name {name!r} from pydantic model"))
+        return None
+    return ToolSpec(name=name, description=desc, parameters=params, model=model, pointer=f"/{i}")
+
+
+# ----------------------------------------------------------------------------- docstrings
+_SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "other parameters",
+             "returns", "return", "raises", "yields", "examples", "example", "notes", "note", "see also", "attributes"}
+_PARAM_SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "other parameters"}
+
+
+def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Description and per-parameter descriptions from a Google, NumPy or Sphinx docstring."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    params: dict[str, str] = {}
+    desc: list[str] = []
+    if any(re.match(r"^\s*:param\s", ln) for ln in lines):  # Sphinx
+        cur = None
+        for ln in lines:
+            m = re.match(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$", ln)
+            if m:
+                cur = m.group(1)
+                params[cur] = m.group(2).strip()
+            elif re.match(r"^\s*:\w+", ln):
+                cur = None
+            elif cur and ln.strip():
+                params[cur] = (params[cur] + " " + ln.strip()).strip()
+            elif not params and cur is None:
+                desc.append(ln)
+        return "\n".join(desc).strip(), params
+    i, section, style = 0, None, None
+    while i < len(lines):
+        ln, stripped = lines[i], lines[i].strip()
+        if stripped and i + 1 < len(lines) and re.fullmatch(r"-{3,}", lines[i + 1].strip()):
+            section, style = stripped.lower(), "numpy"
+            i += 2
+            continue
+        m = re.fullmatch(r"([A-Za-z][A-Za-z ]*):", stripped)
+        if m and m.group(1).lower() in _SECTIONS:
+            section, style = m.group(1).lower(), "google"
+            i += 1
+            continue
+        if section is None:
+            desc.append(ln)
+            i += 1
+            continue
+        indent = len(ln) - len(ln.lstrip())
+        if section in _PARAM_SECTIONS and stripped:
+            if style == "google":
+                m = re.match(r"^\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$", ln)
+                text = m.group(2) if m else ""
+            else:
+                m = re.match(r"^\s*(\w+)\s*(?::.*)?$", ln)
+                text = ""
+            if m:
+                j = i + 1
+                while j < len(lines) and lines[j].strip() and len(lines[j]) - len(lines[j].lstrip()) > indent:
+                    text += " " + lines[j].strip()
+                    j += 1
+                params[m.group(1)] = text.strip()
+                i = j
+                continue
+        i += 1
+    return "\n".join(desc).strip(), params
+
+
+def _from_callable(fn, i: int, problems: list[Problem]) -> ToolSpec | None:
+    import pydantic
+
+    name = getattr(fn, "__name__", None)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append(Problem(f"/{i}", f"callable {fn!r} has no usable name (got {name!r})"))
+        return None
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as e:
+        problems.append(Problem(f"/{i}", f"cannot read the signature of {name}: {e}"))
+        return None
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as e:  # unresolved forward references, etc.
+        problems.append(Problem(f"/{i}", f"cannot resolve the type hints of {name}: {e}"))
+        return None
+    desc, pdesc = parse_docstring(inspect.getdoc(fn) or "")
+    fields: dict[str, Any] = {}
+    n0 = len(problems)
+    for pname, p in sig.parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            problems.append(Problem(f"/{i}/{pname}", f"{name}: *args/**kwargs cannot be tool arguments"))
+            continue
+        if p.kind == p.POSITIONAL_ONLY:
+            problems.append(Problem(f"/{i}/{pname}", f"{name}: positional-only parameter {pname!r} cannot be passed by name"))
+            continue
+        ann = hints.get(pname, Any)
+        default = p.default if p.default is not inspect.Parameter.empty else ...
+        fields[pname] = (ann, pydantic.Field(default, description=pdesc.get(pname) or None))
+    if len(problems) > n0:
+        return None
+    try:
+        model = pydantic.create_model(f"{name}_arguments", **fields)
+        schema = model.model_json_schema()
+    except Exception as e:
+        problems.append(Problem(f"/{i}", f"the arguments of {name} have no JSON Schema: {e}"))
+        return None
+    schema = {k: v for k, v in _strip_titles(schema).items() if k not in ("description",)}
+    params = _check_parameters(schema, f"/{i}", problems)
+    if params is None:
+        return None
+    return ToolSpec(name=name, description=desc, parameters=params, function=fn, model=model, pointer=f"/{i}")
+
+
+def _is_pydantic_model(obj) -> bool:
+    try:
+        import pydantic
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)
+
+
+def normalize_tools(tools) -> list[ToolSpec]:
+    """Normalise tools of any accepted shape into `ToolSpec`s. Raises `SchemaError` listing
+    every problem (with JSON pointers into `tools`)."""
+    if tools is None:
+        return []
+    if isinstance(tools, (dict, ToolSpec)) or callable(tools) and not isinstance(tools, (list, tuple)):
+        tools = [tools]
+    if not isinstance(tools, (list, tuple)):
+        raise SchemaError([Problem("", f"tools must be a list, got {type(tools).__name__}")])
+    problems: list[Problem] = []
+    specs: list[ToolSpec] = []
+    for i, t in enumerate(tools):
+        spec: ToolSpec | None
+        if isinstance(t, ToolSpec):
+            spec = t
+        elif isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) and isinstance(t[1], dict):
+            spec = _from_dict({"name": t[0], "parameters": t[1]}, i, problems)
+        elif isinstance(t, dict):
+            spec = _from_dict(t, i, problems)
+        elif _is_pydantic_model(t):
+            spec = _from_pydantic(t, i, problems)
+        elif callable(t):
+            spec = _from_callable(t, i, problems)
+        else:
+            problems.append(Problem(f"/{i}", f"cannot make a tool of {type(t).__name__}: give an OpenAI tool dict, a pydantic model or a callable"))
+            spec = None
+        if spec is not None:
+            specs.append(spec)
+    seen: dict[str, int] = {}
+    for s in specs:
+        if s.name in seen:
+            problems.append(Problem(s.pointer.rsplit("/parameters", 1)[0] + "/name", f"duplicate tool name {s.name!r}" + (f" (from {s.original_name!r})" if s.original_name != s.name else "")))
+        seen[s.name] = 1
+    if problems:
+        raise SchemaError(problems)
+    return specs
+
+
+def closest(name: str, options) -> str:
+    """A 'Did you mean ...?' suffix, or ''."""
+    m = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    return f" Did you mean {m[0]!r}?" if m else ""
+
+
+def tools_json(specs: list[ToolSpec]) -> str:
+    return json.dumps([s.signature() for s in specs], sort_keys=True, ensure_ascii=False)
