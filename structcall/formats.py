@@ -183,9 +183,14 @@ def detect_format(tokenizer_or_template) -> str:
     return "json"
 
 
+_WS = " \t\n\r"
+
+
 def not_opener_text(opener: str) -> Node:
-    """Text that does not start with any character of `opener` (may be empty)."""
+    """Text whose first non-whitespace character is not in `opener` (may be empty): what a
+    plain answer is in formats whose calls start the output."""
     from .grammar import FreeText
 
-    first = Chars.of([(ord(c), ord(c)) for c in opener], negated=True)
-    return Rep(seq(first, FreeText(None)), 0, 1)
+    ws = Chars.of([(ord(c), ord(c)) for c in _WS])
+    first = Chars.of([(ord(c), ord(c)) for c in opener + _WS], negated=True)
+    return alt(Rep(ws, 0, None), seq(Rep(ws, 0, None), first, FreeText(None)))

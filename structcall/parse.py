@@ -232,11 +232,20 @@ def _load_json(s: str, lenient: bool, repairs: list[str], pointer: str):
 
 
 # ------------------------------------------------------------------------------ per format
+def _leading_ws(s: str, st: str, lenient: bool, repairs: list[str]) -> None:
+    """Calls must start the output; whitespace before them is a format slip."""
+    if s[:1] != st[:1]:
+        if not lenient:
+            raise ToolCallError("parse", "", "the call must start at the beginning of the output (found leading whitespace)")
+        repairs.append("removed whitespace before the call")
+
+
 def _extract_json(text: str, fmt, lenient: bool, repairs: list[str]):
     s = _strip_fence(text, repairs) if lenient else text
     st = s.strip()
     if not st or st[0] not in "{[":
         return text, []
+    _leading_ws(s, st, lenient, repairs)
     val = _load_json(st, lenient, repairs, "")
     items = val if isinstance(val, list) else [val]
     return "", items
@@ -248,8 +257,10 @@ def _extract_mistral(text: str, fmt, lenient: bool, repairs: list[str]):
     if i < 0:
         return text, []
     content = s[:i]
-    if content.strip() and not lenient:
+    if content and not lenient:
         raise ToolCallError("parse", "", f"text before {fmt.trigger} is not allowed in the mistral format")
+    if content:
+        repairs.append(f"dropped text before {fmt.trigger}")
     val = _load_json(s[i + len(fmt.trigger):].strip(), lenient, repairs, "")
     items = val if isinstance(val, list) else [val]
     return content, items
@@ -319,6 +330,7 @@ def _extract_pythonic(text: str, fmt, lenient: bool, repairs: list[str]):
     st = s.strip()
     if not st.startswith("["):
         return text, []
+    _leading_ws(s, st, lenient, repairs)
     try:
         tree = ast.parse(st, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:

@@ -1,0 +1,127 @@
+"""Calls -> canonical model text in an output format (the inverse of `parse_calls`).
+
+Arguments are written with canonical separators and object keys in schema order, which is the
+one order the grammar admits; `render_calls(...)` output is therefore always in the grammar of
+the same tools (tested), and is what training targets and gold answers use.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .formats import check_format, load_format
+from .schema import render_literal
+from .tools import ToolSpec, normalize_tools
+
+__all__ = ["render_calls", "order_arguments"]
+
+
+def _resolve(schema, root):
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < 32:
+        ref = schema["$ref"]
+        doc = root
+        for part in [p for p in ref[1:].split("/") if p]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+        merged = dict(doc) if isinstance(doc, dict) else {}
+        merged.update({k: v for k, v in schema.items() if k != "$ref"})
+        schema = merged if len(schema) > 1 else doc
+        seen += 1
+    return schema
+
+
+def order_arguments(value, schema, root=None):
+    """`value` with object keys in the order of the schema's ``properties`` (recursively)."""
+    root = root if root is not None else schema
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict):
+        return value
+    for kw in ("anyOf", "oneOf"):
+        if kw in schema:
+            from jsonschema import Draft202012Validator
+
+            for br in schema[kw]:
+                try:
+                    sub = dict(root, **_resolve(br, root)) if isinstance(br, dict) else br
+                    if Draft202012Validator(sub).is_valid(value):
+                        return order_arguments(value, br, root)
+                except Exception:  # an unresolvable branch: try the next one
+                    continue
+    if "allOf" in schema:
+        merged = {k: v for k, v in schema.items() if k != "allOf"}
+        for br in schema["allOf"]:
+            br = _resolve(br, root)
+            if isinstance(br, dict):
+                props = dict(merged.get("properties", {}))
+                props.update(br.get("properties", {}))
+                merged = {**br, **merged, "properties": props}
+        schema = merged
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        out = {}
+        for k in props:
+            if k in value:
+                out[k] = order_arguments(value[k], props[k], root)
+        for k in (schema.get("required") or []):
+            if k in value and k not in out:
+                out[k] = value[k]
+        addl = schema.get("additionalProperties")
+        for k, v in value.items():
+            if k not in out:
+                out[k] = order_arguments(v, addl, root) if isinstance(addl, dict) else v
+        return out
+    if isinstance(value, list):
+        prefix = schema.get("prefixItems") or []
+        items = schema.get("items")
+        return [
+            order_arguments(v, prefix[i] if i < len(prefix) else items, root) if (i < len(prefix) or isinstance(items, dict)) else v
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt) -> str:
+    if spec is not None:
+        args = order_arguments(args, spec.parameters)
+    if fmt.body == "python":
+        inner = ", ".join(f"{k}={render_literal(v, 'python')}" for k, v in args.items())
+        return f"{name}({inner})"
+    return "{" + f'"name": {json.dumps(name, ensure_ascii=False)}, {json.dumps(fmt.arguments_key)}: {render_literal(args)}' + "}"
+
+
+def render_calls(calls, format: str = "hermes", *, tools=None, content: str = "") -> str:
+    """Render calls as the model should write them.
+
+    Args:
+        calls: a list of `ToolCall`s, ``(name, arguments)`` pairs or ``{"name", "arguments"}``
+            dicts. An empty list renders `content` alone (a plain-text answer).
+        format: output format.
+        tools: the tools, to order argument keys as the grammar does (recommended).
+        content: text before the calls (only where the format allows it, i.e. hermes).
+    """
+    fmt = load_format(check_format(format))
+    specs = {s.name: s for s in normalize_tools(tools)} if tools is not None else {}
+    norm = []
+    for c in calls:
+        if isinstance(c, dict):
+            name, args = c["name"], c.get("arguments", {})
+        elif isinstance(c, (tuple, list)):
+            name, args = c
+        else:
+            name, args = c.name, c.arguments
+        norm.append((name, args))
+    if not norm:
+        return content
+    if content and not fmt.text_before_call:
+        raise ValueError(f"the {fmt.name} format does not allow text before the calls")
+    bodies = [_call_body(n, a, specs.get(n), fmt) for n, a in norm]
+    if fmt.name == "hermes":
+        return content + "\n".join(f"<tool_call>\n{b}\n</tool_call>" for b in bodies)
+    if fmt.name == "json":
+        return bodies[0] if len(bodies) == 1 else "[" + ", ".join(bodies) + "]"
+    if fmt.name == "pythonic":
+        return "[" + ", ".join(bodies) + "]"
+    if fmt.name == "mistral":
+        return "[TOOL_CALLS][" + ", ".join(bodies) + "]"
+    raise ValueError(f"no renderer for format {fmt.name!r}")
