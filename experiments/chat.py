@@ -1,0 +1,78 @@
+"""The experiment's chat template: ChatML with Hermes-style tools, kept short for tiny models.
+
+Every student and teacher tokenizer gets this template, so TRL (which calls
+``apply_chat_template(messages, tools=...)``) and ``structcall.generate`` (which uses a
+tokenizer's template when it renders ``tools=``) see the same prompt, byte for byte.
+
+* the system turn holds the system message, then one compact JSON line per tool (the
+  ``function`` object only) inside ``<tools>``;
+* assistant ``tool_calls`` render exactly as :func:`experiments.tasks.render_calls` writes a
+  target: ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks joined by
+  ``\\n`` (arguments given as a JSON string are inserted verbatim);
+* ``tool`` messages render as ``<tool_response>`` blocks inside one user turn (as Qwen2.5);
+* assistant turns sit in ``{% generation %}`` blocks (TRL's ``assistant_only_loss``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CHAT_TEMPLATE", "install_chat_template"]
+
+CHAT_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}{%- set sys = messages[0]['content'] %}"
+    "{%- else %}{%- set sys = 'You are a helpful assistant.' %}{%- endif %}"
+    "{{- '<|im_start|>system\\n' + sys }}"
+    "{%- if tools %}"
+    "{{- '\\nCall tools as <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call>, "
+    "or reply in plain text if no tool fits.\\n<tools>' }}"
+    "{%- for tool in tools %}"
+    "{%- if tool['function'] is defined %}{%- set tool = tool['function'] %}{%- endif %}"
+    "{{- '\\n' }}{{- tool | tojson }}"
+    "{%- endfor %}"
+    "{{- '\\n</tools>' }}"
+    "{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'system' and loop.first %}"
+    "{%- elif message['role'] == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}{% generation %}"
+    "{%- if message['content'] %}{{- message['content'] }}{%- endif %}"
+    "{%- if message['tool_calls'] is defined and message['tool_calls'] %}"
+    "{%- for tool_call in message['tool_calls'] %}"
+    "{%- if tool_call['function'] is defined %}{%- set tool_call = tool_call['function'] %}{%- endif %}"
+    "{%- if (loop.first and message['content']) or (not loop.first) %}{{- '\\n' }}{%- endif %}"
+    "{{- '<tool_call>\\n{\"name\": ' }}{{- tool_call['name'] | tojson }}{{- ', \"arguments\": ' }}"
+    "{%- if tool_call['arguments'] is string %}{{- tool_call['arguments'] }}"
+    "{%- else %}{{- tool_call['arguments'] | tojson }}{%- endif %}"
+    "{{- '}\\n</tool_call>' }}"
+    "{%- endfor %}{%- endif %}"
+    "{{- '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
+    "{%- elif message['role'] == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' %}"
+    "{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + message['content'] + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}"
+    "{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def install_chat_template(tokenizer: Any) -> Any:
+    """Give ``tokenizer`` the experiment's template; ChatML special tokens must exist.
+
+    Sets EOS to ``<|im_end|>`` (the end of an assistant turn) and a pad token.
+    """
+    missing = [t for t in ("<|im_start|>", "<|im_end|>") if tokenizer.convert_tokens_to_ids(t) in (None, tokenizer.unk_token_id)]
+    if missing:
+        raise ValueError(f"tokenizer lacks the ChatML special tokens {missing}; the experiment's "
+                         "chat template needs them (SmolLM2 and the tiny tokenizers have them)")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.eos_token = "<|im_end|>"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = "<|endoftext|>" if tokenizer.convert_tokens_to_ids("<|endoftext|>") is not None else tokenizer.eos_token
+    return tokenizer
