@@ -484,10 +484,23 @@ class _LarkEmitter:
         self.dialect = dialect  # "lark" | "llguidance"
         self.re = _RegexRenderer(g, "python" if dialect == "lark" else "rust", inline_refs=False)
         self.extra: list[str] = []
+        self._helpers: dict[str, str] = {}
         self._n = 0
 
+    def _helper(self, body: str) -> str:
+        """Lark dialect: every group becomes its own rule. Inline groups would make Lark expand
+        each rule into the product of its optional parts (exponential in the rule's length)."""
+        if self.dialect != "lark":
+            return "(" + body + ")"
+        name = self._helpers.get(body)
+        if name is None:
+            name = f"_h{len(self._helpers) + 1}"
+            self._helpers[body] = name
+            self.extra.append(f"{name}: {body}")
+        return name
+
     def _opt(self, s: str) -> str:
-        return f"[{s}]" if self.dialect == "lark" else f"({s})?"
+        return self._helper(f"[{s}]") if self.dialect == "lark" else f"({s})?"
 
     def term(self, node: Node) -> str:
         if isinstance(node, Lit):
@@ -511,11 +524,11 @@ class _LarkEmitter:
         if isinstance(node, Seq):
             return self._seq(node.items)
         if isinstance(node, Alt):
-            return "(" + " | ".join(self.expr(i) or '""' for i in node.items) + ")"
+            return self._helper(" | ".join(self.expr(i) or '""' for i in node.items))
         if isinstance(node, Rep):
             inner = self.expr(node.item)
             if isinstance(node.item, Seq) and len(node.item.items) > 1:
-                inner = "(" + inner + ")"
+                inner = self._helper(inner)
             lo, hi = node.min, node.max
             if nullable(node.item, self.g):
                 raise ValueError(f"internal: repetition of a nullable item {node.item!r}")
@@ -523,18 +536,18 @@ class _LarkEmitter:
                 return self._opt(inner)
             if hi is None:
                 if lo == 0:
-                    return inner + "*"
+                    return self._helper(inner + "*") if self.dialect == "lark" else inner + "*"
                 if lo == 1:
-                    return inner + "+"
-                return f"{inner} ~ {lo} {inner}*" if self.dialect == "lark" else inner + "{%d,}" % lo
+                    return self._helper(inner + "+") if self.dialect == "lark" else inner + "+"
+                return self._helper(f"{inner} ~ {lo} {inner}*") if self.dialect == "lark" else inner + "{%d,}" % lo
             if hi == 0:
                 return ""
             if self.dialect == "lark":
                 if lo == hi:
-                    return f"{inner} ~ {lo}"
+                    return self._helper(f"{inner} ~ {lo}")
                 if lo == 0:
-                    return f"[{inner} ~ 1..{hi}]"
-                return f"{inner} ~ {lo}..{hi}"
+                    return self._opt(self._helper(f"{inner} ~ 1..{hi}"))
+                return self._helper(f"{inner} ~ {lo}..{hi}")
             return inner + ("{%d}" % lo if lo == hi else "{%d,%d}" % (lo, hi))
         if isinstance(node, FreeText):
             return self._opt(self.free_text(node))
@@ -591,7 +604,11 @@ class _LarkEmitter:
         if self.dialect == "llguidance":
             lines.append("%llguidance {}")
         for name in self.g.reachable():
-            body = self.expr(self.g.rules[name])
+            node = self.g.rules[name]
+            if isinstance(node, Alt) and not (_ref_free(node) and self.dialect != "lark"):
+                body = " | ".join(self.expr(i) or '""' for i in node.items)
+            else:
+                body = self.expr(node)
             lines.append(f"{name}: {body}" if body else f'{name}: ""')
         lines.extend(self.extra)
         return "\n".join(lines) + "\n"

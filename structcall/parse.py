@@ -149,7 +149,9 @@ def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, 
     params = spec.parameters
     props = params.get("properties") or {}
     addl = params.get("additionalProperties", None)
-    extra_ok = addl not in (None, False) or (not props and addl is None)
+    # same rule as the grammar: `"properties": {}` means no arguments; no `properties` key
+    # (or an explicit additionalProperties) admits free-form arguments
+    extra_ok = addl not in (None, False) or ("properties" not in params and addl is None)
     for k in args:
         if k not in props and not extra_ok:
             errs.append(("unknown_argument", f"{base}/arguments{_ptr([k])}", f"unknown argument {k!r} for {spec.name}; expected one of: {', '.join(props) or '(none)'}.{closest(k, props)}"))

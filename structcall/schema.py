@@ -381,7 +381,7 @@ class SchemaCompiler:
         bad = [k for k in list(props) + list(schema.get("required") or []) if not str(k).isidentifier()]
         if bad:
             raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(k)}", f"argument name {k!r} is not a Python identifier, so it cannot be a keyword argument in the pythonic format") for k in bad])
-        if not props and not schema.get("required") and schema.get("additionalProperties", True) is not False:
+        if "properties" not in schema and not schema.get("required") and schema.get("additionalProperties") is not False:
             self.note_cap(pointer, "additionalProperties", "pythonic format: free-form keyword arguments are not generated; only declared properties are")
         return self.properties_body(schema, pointer, 0, key=lambda k: f"{k}=")
 
@@ -728,10 +728,13 @@ class SchemaCompiler:
     def _object(self, schema: dict, pointer: str, depth: int) -> Node:
         props = schema.get("properties") or {}
         required = schema.get("required") or []
-        addl = schema.get("additionalProperties", True)
+        addl = schema.get("additionalProperties", None)
         if not props and not required:
-            if addl is False:
+            # `"properties": {}` with no additionalProperties declares "no arguments"; an object
+            # schema without `properties` (or with additionalProperties) is a free-form map.
+            if addl is False or (addl is None and "properties" in schema):
                 return Lit("{}")
+            addl = True if addl is None else addl
             lo = int(schema.get("minProperties", 0) or 0)
             hi = schema.get("maxProperties")
             if hi is None:

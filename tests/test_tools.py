@@ -1,0 +1,212 @@
+"""Tool normalisation: every input shape -> ToolSpec; every problem reported with its pointer."""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, Optional
+
+import pydantic
+import pytest
+
+from structcall import SchemaError, ToolSpec, compile_tools, parse_calls
+from structcall.tools import normalize_tools, parse_docstring
+
+WEATHER_PARAMS = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+    "required": ["city"],
+}
+
+
+def test_openai_chat_and_responses_shapes_normalise_alike():
+    chat = {"type": "function", "function": {"name": "get_weather", "description": "d", "parameters": WEATHER_PARAMS, "strict": True}}
+    flat = {"type": "function", "name": "get_weather", "description": "d", "parameters": WEATHER_PARAMS}
+    bare = {"name": "get_weather", "description": "d", "parameters": WEATHER_PARAMS}
+    a, b, c = (normalize_tools([t])[0] for t in (chat, flat, bare))
+    assert a.parameters == b.parameters == c.parameters == WEATHER_PARAMS
+    assert a.name == b.name == c.name == "get_weather"
+    assert a.strict is True and b.strict is None
+    assert a.pointer == "/0/function/parameters" and b.pointer == "/0/parameters"
+
+
+def test_bare_schema_plus_name():
+    spec = ToolSpec.from_schema("lookup", {"type": "object", "properties": {"q": {"type": "string"}}})
+    assert spec.name == "lookup" and spec.parameters["properties"]["q"] == {"type": "string"}
+    (spec2,) = normalize_tools([("lookup", {"properties": {"q": {"type": "string"}}})])
+    assert spec2.parameters["type"] == "object"
+
+
+def test_missing_parameters_means_no_arguments():
+    (spec,) = normalize_tools([{"name": "ping"}])
+    assert spec.parameters == {"type": "object", "properties": {}}
+    g = compile_tools([{"name": "ping"}], format="json", tool_choice="required")
+    assert g.accepts('{"name": "ping", "arguments": {}}')
+    assert not g.accepts('{"name": "ping", "arguments": {"x": 1}}')
+
+
+def test_bfcl_quirks_are_normalised_and_original_name_kept():
+    bfcl = {
+        "name": "math.factorial",
+        "description": "Factorial.",
+        "parameters": {
+            "type": "dict",
+            "properties": {
+                "n": {"type": "integer"},
+                "scale": {"type": "float"},
+                "pair": {"type": "tuple", "items": {"type": "integer"}},
+                "meta": {"type": "any"},
+                "opts": {"type": "dict", "properties": {"fast": {"type": "boolean"}}},
+            },
+            "required": ["n"],
+        },
+    }
+    (spec,) = normalize_tools([bfcl])
+    assert spec.name == "math_factorial" and spec.original_name == "math.factorial"
+    p = spec.parameters
+    assert p["type"] == "object"
+    assert p["properties"]["scale"]["type"] == "number"
+    assert p["properties"]["pair"]["type"] == "array"
+    assert "type" not in p["properties"]["meta"]
+    assert p["properties"]["opts"]["type"] == "object"
+    # the model may use either name; the OpenAI shape gives back the original
+    for name in ("math.factorial", "math_factorial"):
+        (call,) = parse_calls('{"name": "%s", "arguments": {"n": 5}}' % name, [bfcl], format="json")
+        assert call.name == "math_factorial"
+        assert call.to_openai()["function"]["name"] == "math.factorial"
+
+
+def test_every_problem_reported_with_pointer():
+    tools = [
+        {"type": "function", "function": {"name": "ok", "parameters": WEATHER_PARAMS}},
+        {"type": "function", "function": {"name": "ok", "parameters": WEATHER_PARAMS}},
+        {"type": "function", "function": {"name": "bad name", "parameters": {}}},
+        {"type": "function", "function": {"name": "scalar", "parameters": {"type": "string"}}},
+        {"type": "function", "function": {"name": "meta", "parameters": {"type": "object", "properties": {"a": {"type": 5}}}}},
+        {"type": "function", "function": {"name": "dangling", "parameters": {"type": "object", "properties": {"a": {"$ref": "#/$defs/nope"}}}}},
+        {"type": "function", "function": {"name": "neg", "parameters": {"type": "object", "properties": {"a": {"type": "string", "minLength": -1}}}}},
+    ]
+    with pytest.raises(SchemaError) as ei:
+        normalize_tools(tools)
+    pointers = [p.pointer for p in ei.value.problems]
+    msg = str(ei.value)
+    assert "/1/function/name" in pointers and "duplicate" in msg
+    assert "/2/function/name" in pointers
+    assert "/3/function/parameters/type" in pointers
+    assert any(p.startswith("/4/function/parameters/properties/a") for p in pointers)
+    assert "/5/function/parameters/properties/a/$ref" in pointers and "points nowhere" in msg
+    assert any(p.startswith("/6/function/parameters/properties/a") for p in pointers)
+    assert len(ei.value.problems) >= 6
+
+
+def test_remote_ref_and_non_list_rejected_clearly():
+    with pytest.raises(SchemaError, match="only local"):
+        normalize_tools([{"name": "r", "parameters": {"type": "object", "properties": {"a": {"$ref": "http://x/y.json"}}}}])
+    with pytest.raises(SchemaError, match="tools must be a list"):
+        normalize_tools("get_weather")
+    with pytest.raises(SchemaError, match="cannot make a tool"):
+        normalize_tools([42])
+
+
+class Unit(str, enum.Enum):
+    celsius = "celsius"
+    fahrenheit = "fahrenheit"
+
+
+class Location(pydantic.BaseModel):
+    city: str
+    country: str = "FR"
+
+
+class GetForecast(pydantic.BaseModel):
+    """Get the weather forecast for a place."""
+
+    location: Location
+    days: int = pydantic.Field(3, ge=1, le=14, description="How many days.")
+    unit: Unit = Unit.celsius
+
+
+def test_pydantic_model_tool_typed_arguments():
+    (spec,) = normalize_tools([GetForecast])
+    assert spec.name == "GetForecast"
+    assert spec.description == "Get the weather forecast for a place."
+    assert "$defs" in spec.parameters
+    g = compile_tools([GetForecast], format="json", tool_choice="required")
+    text = '{"name": "GetForecast", "arguments": {"location": {"city": "Lyon"}, "days": 5, "unit": "fahrenheit"}}'
+    assert g.accepts(text)
+    (call,) = parse_calls(text, g)
+    assert isinstance(call.typed, GetForecast)
+    assert call.typed.location.city == "Lyon" and call.typed.unit is Unit.fahrenheit
+    assert not g.accepts(text.replace('"days": 5', '"days": 15'))  # le=14 is in the grammar
+
+
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius", days: Optional[int] = None) -> str:
+    """Get the current weather.
+
+    Args:
+        city: The city, e.g. Paris.
+        unit (str): Temperature unit.
+        days: Forecast days,
+            if any.
+    """
+    return f"{city}:{unit}:{days}"
+
+
+def numpy_style(x: float, y: float = 1.0) -> float:
+    """Scale a number.
+
+    Parameters
+    ----------
+    x : float
+        The number.
+    y : float
+        The factor.
+    """
+    return x * y
+
+
+def sphinx_style(path: str, recursive: bool = False) -> list:
+    """List files.
+
+    :param path: Directory to list.
+    :param bool recursive: Descend into folders.
+    :returns: names
+    """
+    return [path, recursive]
+
+
+def test_callable_google_docstring_and_execute():
+    (spec,) = normalize_tools([get_weather])
+    assert spec.description == "Get the current weather."
+    props = spec.parameters["properties"]
+    assert props["city"] == {"type": "string", "description": "The city, e.g. Paris."}
+    assert props["unit"]["enum"] == ["celsius", "fahrenheit"]
+    assert props["days"]["description"] == "Forecast days, if any."
+    assert spec.parameters["required"] == ["city"]
+    (call,) = parse_calls('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 2}}\n</tool_call>', [get_weather])
+    assert call.execute() == "Oslo:celsius:2"
+
+
+@pytest.mark.parametrize("fn,expected", [(numpy_style, {"x": "The number.", "y": "The factor."}), (sphinx_style, {"path": "Directory to list.", "recursive": "Descend into folders."})])
+def test_callable_numpy_and_sphinx_docstrings(fn, expected):
+    (spec,) = normalize_tools([fn])
+    got = {k: v.get("description") for k, v in spec.parameters["properties"].items()}
+    assert got == expected
+    assert spec.description in ("Scale a number.", "List files.")
+
+
+def test_callable_problems_are_collected():
+    def f(*args, **kwargs):
+        return None
+
+    def g(a, /, b: int):
+        return None
+
+    with pytest.raises(SchemaError) as ei:
+        normalize_tools([f, g])
+    assert len(ei.value.problems) == 3
+    assert "*args/**kwargs" in str(ei.value) and "positional-only" in str(ei.value)
+
+
+def test_parse_docstring_plain_description_only():
+    assert parse_docstring("Just text.\n\nMore.") == ("Just text.\n\nMore.", {})
+    assert parse_docstring("") == ("", {})
