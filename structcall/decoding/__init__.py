@@ -1,0 +1,36 @@
+"""Constrained decoding on Hugging Face transformers models, and ``generate()``.
+
+Layout (each module imports only what stands to its left):
+``vocab`` (tokenizer bytes) -> ``base`` (backend seam) -> ``*_backend`` (one library each)
+-> ``backends`` (pick by name) -> ``loop`` (batched KV-cached decoding, fast-forward)
+-> ``prompt`` (chat template / tool prompt) -> ``stream`` -> ``generate``.
+"""
+
+from structcall.decoding.backends import BACKENDS, get_backend
+from structcall.decoding.base import Backend, BackendError, DecodingError, Matcher
+from structcall.decoding.generate import (
+    GenerationResult,
+    StreamEvent,
+    ToolCallRetryError,
+    generate,
+    generate_batch,
+    stream_generate,
+)
+from structcall.decoding.prompt import render_prompt, template_renders_tools
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "DecodingError",
+    "GenerationResult",
+    "Matcher",
+    "StreamEvent",
+    "ToolCallRetryError",
+    "generate",
+    "generate_batch",
+    "get_backend",
+    "render_prompt",
+    "stream_generate",
+    "template_renders_tools",
+]

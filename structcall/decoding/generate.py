@@ -1,0 +1,465 @@
+"""``generate()``: a drop-in for a chat-completions call, on a local transformers model.
+
+Three forms share one path (prompt -> grammar -> decode -> parse/validate):
+
+* :func:`generate` - one conversation, optional retries with validation feedback;
+* :func:`generate_batch` - many conversations, batched on the model (for evaluation);
+* :func:`stream_generate` - text deltas, then each tool call once it is complete and valid.
+
+``constrained=False`` runs exactly the same prompt, model and sampling without the
+grammar mask and only parses and validates, so free and constrained runs differ by the
+mask alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
+
+from structcall.compile import ToolGrammar, compile_tools
+from structcall.errors import ToolCallError
+from structcall.formats import detect_format
+from structcall.parse import ToolCall, parse_calls, parse_output
+
+from structcall.decoding.backends import get_backend
+from structcall.decoding.loop import DecodeStats, Sequence, decode, iter_decode
+from structcall.decoding.prompt import render_prompt
+from structcall.decoding.stream import CallSplitter
+from structcall.decoding.vocab import TokenizerInfo, stop_token_ids, tokenizer_info
+
+__all__ = [
+    "GenerationResult",
+    "StreamEvent",
+    "ToolCallRetryError",
+    "generate",
+    "generate_batch",
+    "stream_generate",
+]
+
+
+@dataclass
+class GenerationResult:
+    """What one generation produced.
+
+    Attributes:
+        text: the raw output text (no stop token).
+        tool_calls: the validated calls (empty when the output is text or invalid).
+        errors: ``ToolCallError``s of the output (empty when valid); ``error_kinds`` flattens them.
+        finish_reason: ``"tool_calls"`` (valid calls), ``"stop"`` (text answer, or invalid
+            output that ended) or ``"length"`` (``max_new_tokens`` reached).
+        content: the text before the calls (the whole text for a text answer), or None.
+        prompt_tokens, completion_tokens: token counts (the stop token is not counted).
+        forced_tokens: completion tokens appended by fast-forward instead of sampled.
+        timings: seconds: ``prompt`` (render + tokenize), ``compile`` (grammar + backend,
+            ~0 when cached), ``decode`` (the whole decoding batch), ``prefill``, ``mask``
+            (computing and applying masks), ``parse``, ``total``; ``forward_passes`` counts
+            model calls. Decode figures are per batch in :func:`generate_batch`.
+        stop: how decoding ended: ``"grammar"`` (grammar complete), ``"eos"`` or ``"length"``.
+        attempts: earlier attempts that failed validation (``retries``), oldest first.
+    """
+
+    text: str
+    tool_calls: list[ToolCall]
+    errors: list[ToolCallError]
+    finish_reason: Literal["tool_calls", "stop", "length"]
+    content: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    forced_tokens: int
+    timings: dict[str, float]
+    format: str
+    backend: str | None
+    constrained: bool
+    stop: str
+    prompt: str = field(default="", repr=False)
+    token_ids: list[int] = field(default_factory=list, repr=False)
+    attempts: list["GenerationResult"] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def error_kinds(self) -> list[str]:
+        """Every error kind found, in the order the validator reports them."""
+        return [kind for e in self.errors for kind, _, _ in e.errors]
+
+    @property
+    def fast_forward_share(self) -> float:
+        """Share of completion tokens that were fast-forwarded (0.0 when none were generated)."""
+        return self.forced_tokens / self.completion_tokens if self.completion_tokens else 0.0
+
+    @property
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+    @property
+    def message(self) -> dict:
+        """The output as an OpenAI assistant message (``role``, ``content``, ``tool_calls``)."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        return msg
+
+
+class ToolCallRetryError(RuntimeError):
+    """Every attempt of :func:`generate` with ``retries`` failed validation.
+
+    ``attempts`` holds every :class:`GenerationResult`, oldest first; ``last_error`` is the
+    final attempt's first ``ToolCallError``.
+    """
+
+    def __init__(self, attempts: list[GenerationResult]):
+        self.attempts = list(attempts)
+        lines = []
+        for i, a in enumerate(self.attempts, 1):
+            e = a.errors[0]
+            lines.append(f"  attempt {i}: {e.kind} error at {e.pointer or '/'}: {e.message} (output {a.text[:80]!r})")
+        super().__init__(f"no valid tool call after {len(self.attempts)} attempts:\n" + "\n".join(lines))
+
+    @property
+    def last_error(self) -> ToolCallError:
+        return self.attempts[-1].errors[0]
+
+
+@dataclass
+class StreamEvent:
+    """One streaming event: a ``"text"`` delta, a complete validated ``"tool_call"``, or
+    ``"done"`` with the final :class:`GenerationResult`."""
+
+    type: Literal["text", "tool_call", "done"]
+    text: str = ""
+    tool_call: ToolCall | None = None
+    result: GenerationResult | None = None
+
+
+@dataclass
+class _Job:
+    grammar: ToolGrammar
+    prompt: str
+    prompt_ids: list[int]
+    prompt_s: float
+    lenient: bool
+
+
+def _options(format: str | None, tokenizer: Any) -> str:
+    return format if format is not None else detect_format(tokenizer)
+
+
+def _job(tokenizer: Any, messages: Any, tools: Any, *, format: str | None, tool_choice: Any,
+         parallel_tool_calls: bool, max_calls: int | None, strict: bool, allow_think: bool,
+         lenient: bool) -> _Job:
+    t0 = time.perf_counter()
+    grammar = compile_tools(
+        tools, format=_options(format, tokenizer), tool_choice=tool_choice,
+        parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
+        allow_think=allow_think,
+    )
+    prompt = render_prompt(tokenizer, messages, grammar)
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    return _Job(grammar, prompt, list(ids), time.perf_counter() - t0, lenient)
+
+
+def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | None,
+            stats: DecodeStats, compile_s: float) -> GenerationResult:
+    t0 = time.perf_counter()
+    raw = info.decode_bytes(seq.token_ids)
+    errors: list[ToolCallError] = []
+    calls: list[ToolCall] = []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = raw.decode("utf-8", errors="replace")
+        errors.append(ToolCallError("parse", "", f"the output is not valid UTF-8 ({exc.reason} at byte {exc.start})", text=text))
+    content: str | None = text
+    if not errors:
+        try:
+            parsed = parse_output(text, job.grammar, lenient=job.lenient)
+            calls = parsed.calls
+            content = parsed.content if calls else text
+        except ToolCallError as exc:
+            errors.append(exc)
+    if calls and not (content or "").strip():
+        content = None
+    if seq.finish == "length":
+        finish = "length"
+    elif calls and not errors:
+        finish = "tool_calls"
+    else:
+        finish = "stop"
+    parse_s = time.perf_counter() - t0
+    timings = {
+        "prompt": job.prompt_s,
+        "compile": compile_s,
+        "decode": stats.total_s,
+        "prefill": stats.prefill_s,
+        "mask": stats.mask_s,
+        "parse": parse_s,
+        "total": job.prompt_s + compile_s + stats.total_s + parse_s,
+        "forward_passes": float(stats.forward_passes),
+    }
+    return GenerationResult(
+        text=text, tool_calls=calls, errors=errors, finish_reason=finish, content=content,
+        prompt_tokens=len(seq.prompt_ids), completion_tokens=len(seq.token_ids),
+        forced_tokens=seq.forced, timings=timings, format=job.grammar.format,
+        backend=backend, constrained=backend is not None, stop=seq.finish or "length",
+        prompt=job.prompt, token_ids=list(seq.token_ids),
+    )
+
+
+def _sequences(model: Any, tokenizer: Any, jobs: list[_Job], *, backend: str, constrained: bool,
+               seeds: list[int | None]) -> tuple[TokenizerInfo, list[Sequence], list[float], Any]:
+    info = tokenizer_info(tokenizer, stop_token_ids(tokenizer, model))
+    be = get_backend(backend, tokenizer, stop_ids=info.stop_ids) if constrained else None
+    seqs, compile_s = [], []
+    for job, seed in zip(jobs, seeds):
+        t0 = time.perf_counter()
+        matcher = be.matchers(job.grammar, 1)[0] if be is not None else None
+        compile_s.append(time.perf_counter() - t0)
+        seqs.append(Sequence(job.prompt_ids, matcher=matcher, seed=seed))
+    return info, seqs, compile_s, be
+
+
+def _release(be: Any, jobs: list[_Job], seqs: list[Sequence]) -> None:
+    if be is not None:
+        for job, seq in zip(jobs, seqs):
+            be.release(job.grammar, [seq.matcher])
+
+
+def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> None:
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+
+
+def _run(model: Any, tokenizer: Any, jobs: list[_Job], *, backend: str, constrained: bool,
+         max_new_tokens: int, temperature: float, top_p: float, seeds: list[int | None],
+         fast_forward: bool) -> list[GenerationResult]:
+    info, seqs, compile_s, be = _sequences(model, tokenizer, jobs, backend=backend,
+                                           constrained=constrained, seeds=seeds)
+    try:
+        stats = decode(model, tokenizer, info, seqs, max_new_tokens=max_new_tokens,
+                       temperature=temperature, top_p=top_p,
+                       fast_forward="chunk" if fast_forward else "off")
+    finally:
+        _release(be, jobs, seqs)
+    return [
+        _result(job, seq, info, backend=backend if constrained else None, stats=stats, compile_s=c)
+        for job, seq, c in zip(jobs, seqs, compile_s)
+    ]
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    messages: list[dict] | str,
+    tools: Any,
+    *,
+    tool_choice: Any = "auto",
+    parallel_tool_calls: bool = True,
+    format: str | None = None,
+    backend: str = "llguidance",
+    constrained: bool = True,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    retries: int = 0,
+    fast_forward: bool = True,
+    max_calls: int | None = None,
+    strict: bool = False,
+    allow_think: bool = False,
+    lenient: bool = False,
+) -> GenerationResult:
+    """Generate one assistant turn that calls ``tools`` (or answers in text), and validate it.
+
+    Args:
+        model, tokenizer: a Hugging Face causal LM and its tokenizer (see ``structcall.models``).
+        messages: OpenAI-style chat messages (``system``/``user``/``assistant`` with
+            ``tool_calls``/``tool``), or one user string.
+        tools: anything ``compile_tools`` takes (OpenAI dicts, callables, pydantic models, ...).
+        tool_choice: ``"auto"`` (text or calls), ``"required"``, ``"none"`` or a tool name /
+            ``{"type": "function", "function": {"name": ...}}``.
+        parallel_tool_calls: False allows exactly one call (enforced by the grammar).
+        format: output format; default: detected from the tokenizer's chat template.
+        backend: ``"llguidance"`` (default), ``"outlines"`` (regular grammars only) or ``"xgrammar"``.
+        constrained: False decodes with the same prompt and sampling but no grammar mask,
+            then parses and validates (errors land in ``result.errors``).
+        max_new_tokens: cap on generated tokens (finish_reason ``"length"`` when hit).
+        temperature: 0 = greedy (default); otherwise sampling with ``top_p`` and ``seed``.
+        seed: seeds the sampler (``seed + attempt`` on retries); None uses torch's global RNG.
+        retries: on an invalid output, re-ask up to this many times with the validator's
+            feedback; if every attempt fails raise :class:`ToolCallRetryError` (carrying all
+            attempts). With 0 the invalid result is returned.
+        fast_forward: append grammar-forced text as canonical tokens in one forward pass.
+        max_calls, strict, allow_think: passed to ``compile_tools``.
+        lenient: parse with the core parser's repairs (code fences, trailing text, ...).
+    """
+    _check_sampling(max_new_tokens, temperature, top_p)
+    if not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    convo = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+    attempts: list[GenerationResult] = []
+    for attempt in range(retries + 1):
+        job = _job(tokenizer, convo, tools, format=format, tool_choice=tool_choice,
+                   parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
+                   allow_think=allow_think, lenient=lenient)
+        result = _run(model, tokenizer, [job], backend=backend, constrained=constrained,
+                      max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                      seeds=[None if seed is None else seed + attempt], fast_forward=fast_forward)[0]
+        if result.ok or retries == 0:
+            result.attempts = attempts
+            return result
+        attempts.append(result)
+        convo = convo + [
+            {"role": "assistant", "content": result.text},
+            {"role": "user", "content": result.errors[0].feedback},
+        ]
+    raise ToolCallRetryError(attempts)
+
+
+def generate_batch(
+    model: Any,
+    tokenizer: Any,
+    requests: list[Any],
+    tools: Any = None,
+    *,
+    tool_choice: Any = "auto",
+    parallel_tool_calls: bool = True,
+    format: str | None = None,
+    backend: str = "llguidance",
+    constrained: bool = True,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    batch_size: int = 8,
+    fast_forward: bool = True,
+    max_calls: int | None = None,
+    strict: bool = False,
+    allow_think: bool = False,
+    lenient: bool = False,
+) -> list[GenerationResult]:
+    """Generate for many conversations, batched on the model; results in input order.
+
+    Each request is a message list (or a user string) using the shared ``tools`` and
+    options, or a dict ``{"messages": ..., "tools": ..., "tool_choice": ...,
+    "parallel_tool_calls": ...}`` whose keys override them for that request (the shape of
+    a dataset row with a ``tools`` column). Requests are sorted by prompt length into
+    batches of ``batch_size``; request ``i`` samples with ``seed + i``, so its result does
+    not depend on which batch it lands in. No retries: invalid outputs come back with
+    ``errors``. Other arguments as in :func:`generate`.
+    """
+    _check_sampling(max_new_tokens, temperature, top_p)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    jobs: list[_Job] = []
+    for i, req in enumerate(requests):
+        opts = {"tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls}
+        if isinstance(req, dict):
+            unknown = set(req) - {"messages", *opts}
+            if "messages" not in req or unknown:
+                raise ValueError(
+                    f"requests[{i}] must be a message list or a dict with 'messages' and optional "
+                    f"'tools', 'tool_choice', 'parallel_tool_calls'; got keys {sorted(req)}"
+                )
+            opts.update({k: v for k, v in req.items() if k != "messages"})
+            messages = req["messages"]
+        else:
+            messages = req
+        if opts["tools"] is None:
+            raise ValueError(f"requests[{i}] has no tools: pass tools= or a 'tools' key")
+        jobs.append(_job(tokenizer, messages, opts["tools"], format=format,
+                         tool_choice=opts["tool_choice"], parallel_tool_calls=opts["parallel_tool_calls"],
+                         max_calls=max_calls, strict=strict, allow_think=allow_think, lenient=lenient))
+    order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].prompt_ids))
+    results: list[GenerationResult | None] = [None] * len(jobs)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        out = _run(model, tokenizer, [jobs[i] for i in chunk], backend=backend,
+                   constrained=constrained, max_new_tokens=max_new_tokens,
+                   temperature=temperature, top_p=top_p,
+                   seeds=[None if seed is None else seed + i for i in chunk],
+                   fast_forward=fast_forward)
+        for i, r in zip(chunk, out):
+            results[i] = r
+    return [r for r in results if r is not None]
+
+
+def stream_generate(
+    model: Any,
+    tokenizer: Any,
+    messages: list[dict] | str,
+    tools: Any,
+    *,
+    tool_choice: Any = "auto",
+    parallel_tool_calls: bool = True,
+    format: str | None = None,
+    backend: str = "llguidance",
+    constrained: bool = True,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    fast_forward: bool = True,
+    max_calls: int | None = None,
+    strict: bool = False,
+    allow_think: bool = False,
+    lenient: bool = False,
+) -> Iterator[StreamEvent]:
+    """Like :func:`generate` (no retries), as events: ``"text"`` deltas of the raw output
+    (call markup included; a delta never splits a UTF-8 character), a ``"tool_call"`` event
+    for each call as soon as it is complete and valid, and a final ``"done"`` event with the
+    :class:`GenerationResult` (whose ``tool_calls`` are the streamed calls)."""
+    _check_sampling(max_new_tokens, temperature, top_p)
+    job = _job(tokenizer, messages, tools, format=format, tool_choice=tool_choice,
+               parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
+               allow_think=allow_think, lenient=lenient)
+    info, seqs, compile_s, be = _sequences(model, tokenizer, [job], backend=backend,
+                                           constrained=constrained, seeds=[seed])
+    seq = seqs[0]
+    splitter = CallSplitter(job.grammar.format)
+    stats = DecodeStats()
+    sent = ""
+    streamed: list[ToolCall] = []
+    try:
+        steps = iter_decode(model, tokenizer, info, seqs, max_new_tokens=max_new_tokens,
+                            temperature=temperature, top_p=top_p,
+                            fast_forward="chunk" if fast_forward else "off", stats=stats)
+        for _ in steps:
+            raw = info.decode_bytes(seq.token_ids)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = raw[: exc.start].decode("utf-8")  # hold back a split character
+            if len(text) > len(sent):
+                yield StreamEvent("text", text=text[len(sent):])
+                sent = text
+            for one in splitter.feed(text):
+                try:
+                    found = parse_calls(one, job.grammar.specs, format=job.grammar.format,
+                                        tool_choice=job.grammar.tool_choice, lenient=lenient)
+                except ToolCallError:
+                    continue  # reported in the final result
+                for call in found:
+                    streamed.append(call)
+                    yield StreamEvent("tool_call", tool_call=call)
+    finally:
+        _release(be, [job], seqs)
+    result = _result(job, seq, info, backend=backend if constrained else None, stats=stats,
+                     compile_s=compile_s[0])
+    if len(result.text) > len(sent):
+        yield StreamEvent("text", text=result.text[len(sent):])
+    if result.ok and [(c.name, c.arguments) for c in result.tool_calls] == [
+        (c.name, c.arguments) for c in streamed
+    ]:
+        result.tool_calls = streamed
+    yield StreamEvent("done", result=result)

