@@ -397,7 +397,10 @@ class _RegexRenderer:
         if isinstance(node, Seq):
             return "".join(self._atom(i, in_seq=True) for i in node.items)
         if isinstance(node, Alt):
-            items = sorted(node.items, key=lambda n: -_max_len(n, self.g))
+            # Longest first, and alternatives that can end the match (nullable) last: Python's
+            # `re` and outlines-core's leftmost-first DFAs both drop lower-priority branches
+            # once a higher-priority one has matched.
+            items = sorted(node.items, key=lambda n: (nullable(n, self.g), -_max_len(n, self.g)))
             return "(?:" + "|".join(self.render(i) for i in items) + ")"
         if isinstance(node, Rep):
             return self._atom(node.item) + _quant(node.min, node.max)
