@@ -33,6 +33,7 @@ class _Compiled:
 
 
 _cache: "OrderedDict[str, _Compiled]" = OrderedDict()
+_raw_cache: "OrderedDict[str, tuple]" = OrderedDict()
 _cache_lock = threading.Lock()
 _stats = {"hits": 0, "misses": 0}
 
@@ -45,6 +46,7 @@ def cache_info() -> dict:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _raw_cache.clear()
 
 
 def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> str:
@@ -192,8 +194,18 @@ def compile_tools(
         allow_think: admit a leading ``<think>...</think>`` block (reasoning models).
         limits: caps for unbounded strings, numbers, arrays and free-form values.
     """
-    specs = normalize_tools(tools)
     fmt = load_format(check_format(format))
+    raw_key = _raw_key(tools, fmt.name, tool_choice, parallel_tool_calls, max_calls, strict, allow_think, limits)
+    if raw_key is not None:
+        with _cache_lock:
+            hit = _raw_cache.get(raw_key)
+            if hit is not None:
+                _raw_cache.move_to_end(raw_key)
+                _stats["hits"] += 1
+        if hit is not None:
+            specs, choice, n_calls, compiled = hit
+            return ToolGrammar(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(allow_think), compiled)
+    specs = normalize_tools(tools)
     choice = normalize_tool_choice(tool_choice, specs)
     if max_calls is not None and (not isinstance(max_calls, int) or isinstance(max_calls, bool) or max_calls < 1):
         raise ValueError(f"max_calls must be a positive integer, got {max_calls!r}")
@@ -216,7 +228,8 @@ def compile_tools(
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-            _stats["hits"] += 1
+            if raw_key is None:
+                _stats["hits"] += 1
     if hit is None:
         g, unenforced, capped = _build(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(strict), limits, bool(allow_think), max_calls is not None)
         hit = _Compiled(g, tuple(unenforced), tuple(capped), key)
@@ -225,7 +238,24 @@ def compile_tools(
             _cache[key] = hit
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
+    if raw_key is not None:
+        with _cache_lock:
+            _raw_cache[raw_key] = (specs, choice, n_calls, hit)
+            while len(_raw_cache) > _CACHE_SIZE:
+                _raw_cache.popitem(last=False)
     return ToolGrammar(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(allow_think), hit)
+
+
+def _raw_key(tools, fmt, tool_choice, parallel, max_calls, strict, allow_think, limits):
+    """A cache key straight from JSON-able input (dict tools), so that a repeated compile skips
+    normalisation; None for inputs that hold Python objects (callables, models)."""
+    if not isinstance(tools, (list, tuple)) or not all(isinstance(t, dict) for t in tools):
+        return None
+    try:
+        return json.dumps([_VERSION, tools, fmt, tool_choice, parallel, max_calls, strict, allow_think,
+                           asdict(limits) if limits else None], sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
 
 
 class ToolGrammar:

@@ -151,14 +151,15 @@ def seq(*items: Node) -> Node:
 
 
 def alt(*items: Node) -> Node:
-    flat: list[Node] = []
+    flat: dict[Node, None] = {}  # ordered set: dedup in O(n)
     optional = False
     for it in items:
         for sub in it.items if isinstance(it, Alt) else (it,):
             if sub == EMPTY or sub == Lit(""):
                 optional = True  # an empty alternative: the rest becomes optional
-            elif sub not in flat:
-                flat.append(sub)
+            else:
+                flat[sub] = None
+    flat = list(flat)
     if not flat:
         return EMPTY
     node = flat[0] if len(flat) == 1 else Alt(tuple(flat))

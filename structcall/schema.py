@@ -341,6 +341,7 @@ class SchemaCompiler:
         self.strict = strict
         self.unenforced: list[SchemaNote] = []
         self.capped: list[SchemaNote] = []
+        self._seen_notes: set[SchemaNote] = set()
         self._memo: dict[str, Ref] = {}
         self._refs: dict[tuple[int, str], Ref] = {}
         self._n = 0
@@ -356,17 +357,18 @@ class SchemaCompiler:
             base = "r_" + base
         return f"{base}_{self.syntax[0]}{self._n}"
 
+    def _add(self, dst: list, note: SchemaNote) -> None:
+        if note not in self._seen_notes:
+            self._seen_notes.add(note)
+            dst.append(note)
+
     def note_unenforced(self, pointer: str, keyword: str, detail: str) -> None:
         if self.strict:
             raise UnsupportedSchemaError(keyword, pointer, detail)
-        note = SchemaNote(pointer, keyword, detail)
-        if note not in self.unenforced:
-            self.unenforced.append(note)
+        self._add(self.unenforced, SchemaNote(pointer, keyword, detail))
 
     def note_cap(self, pointer: str, keyword: str, detail: str) -> None:
-        note = SchemaNote(pointer, keyword, detail)
-        if note not in self.capped:
-            self.capped.append(note)
+        self._add(self.capped, SchemaNote(pointer, keyword, detail))
 
     # -- entry point
     def compile_root(self, schema: dict, pointer: str) -> Node:
@@ -402,9 +404,7 @@ class SchemaCompiler:
             # the same sub-schema elsewhere: same rule, and the same notes at this pointer
             for src, dst in ((u_notes, self.unenforced), (c_notes, self.capped)):
                 for n in src:
-                    moved = SchemaNote(pointer + n.pointer[len(old_ptr):], n.keyword, n.detail)
-                    if moved not in dst:
-                        dst.append(moved)
+                    self._add(dst, SchemaNote(pointer + n.pointer[len(old_ptr):], n.keyword, n.detail))
             return ref
         u0, c0 = len(self.unenforced), len(self.capped)
         node = self._value(schema, pointer, depth)

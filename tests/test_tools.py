@@ -210,3 +210,39 @@ def test_callable_problems_are_collected():
 def test_parse_docstring_plain_description_only():
     assert parse_docstring("Just text.\n\nMore.") == ("Just text.\n\nMore.", {})
     assert parse_docstring("") == ("", {})
+
+
+# ------------------------------------------------------------- fast metaschema check == jsonschema
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=4),
+                  st.lists(st.one_of(st.text(max_size=3), st.integers(0, 2)), max_size=3), st.just({}), st.just({"type": "string"}), st.just("(unclosed"))
+_KEYS = ["type", "properties", "required", "items", "minLength", "maxLength", "pattern", "enum", "anyOf", "allOf", "minimum",
+         "multipleOf", "additionalProperties", "prefixItems", "uniqueItems", "format", "$defs", "not", "minItems", "dependentRequired", "examples"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(key=st.sampled_from(_KEYS), value=_JUNK, nested=st.booleans())
+def test_fast_metaschema_check_agrees_with_jsonschema(key, value, nested):
+    from jsonschema import Draft202012Validator
+
+    from structcall.errors import Problem
+    from structcall.tools import check_schema
+
+    inner = {key: value}
+    schema = {"type": "object", "properties": {"a": inner}} if nested else {"type": "object", **inner}
+    problems: list[Problem] = []
+    check_schema(schema, "", problems)
+    reference = list(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema))
+    if key == "pattern" and isinstance(value, str):
+        import re
+
+        try:
+            re.compile(value)
+            ok = True
+        except re.error:
+            ok = False
+        assert bool(problems) == (not ok)  # jsonschema does not check regex syntax without a format checker
+        return
+    assert bool(problems) == bool(reference), (schema, problems, [e.message for e in reference])
