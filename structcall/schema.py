@@ -439,11 +439,15 @@ class SchemaCompiler:
                 self.note_unenforced(f"{pointer}/oneOf", "oneOf", "exactly-one is checked by the validator; the grammar admits any branch")
             nodes = []
             for i, br in enumerate(branches):
+                if br is False:
+                    continue
                 sub = _merge_pair(base, br) if base and isinstance(br, dict) else br
                 if sub is None:
                     sub = br
                     self.note_unenforced(pointer, kw, f"branch {i} could not be merged with its parent schema; the parent's keywords are checked by the validator")
                 nodes.append(self.value(sub, f"{pointer}/{kw}/{i}", depth + 1))
+            if not nodes:
+                raise SchemaError([Problem(f"{pointer}/{kw}", f"{kw} admits no value")])
             return alt(*nodes)
         if "enum" in schema or "const" in schema:
             return self._enum(schema, pointer)
@@ -548,17 +552,21 @@ class SchemaCompiler:
     def _integer(self, schema: dict, pointer: str) -> Node:
         lo, hi, xlo, xhi = self._bounds(schema)
         cap = 10 ** self.limits.max_number_digits - 1
-        a = -cap
-        b = cap
-        bounded_lo = bounded_hi = False
+        a = b = None
         if lo is not None:
-            a, bounded_lo = max(a, math.ceil(lo)), True
+            a = math.ceil(lo)
         if xlo is not None:
-            a, bounded_lo = max(a, math.floor(xlo) + 1), True
+            a = max(a, math.floor(xlo) + 1) if a is not None else math.floor(xlo) + 1
         if hi is not None:
-            b, bounded_hi = min(b, math.floor(hi)), True
+            b = math.floor(hi)
         if xhi is not None:
-            b, bounded_hi = min(b, math.ceil(xhi) - 1), True
+            b = min(b, math.ceil(xhi) - 1) if b is not None else math.ceil(xhi) - 1
+        bounded_lo, bounded_hi = a is not None, b is not None
+        # a missing bound becomes a cap of max_number_digits digits around the other one
+        if a is None:
+            a = min(-cap, b - cap) if b is not None else -cap
+        if b is None:
+            b = max(cap, a + cap)
         if a > b:
             raise SchemaError([Problem(pointer, "integer bounds admit no value")])
         if not (bounded_lo and bounded_hi):
@@ -697,6 +705,10 @@ class SchemaCompiler:
         required = list(schema.get("required") or [])
         entries = []
         for name, sub in props.items():
+            if sub is False:  # a forbidden property: never emitted
+                if name in required:
+                    raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(name)}", "a required property has schema false")])
+                continue
             entries.append((name, sub, name in required))
         for name in required:
             if name not in props:

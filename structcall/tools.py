@@ -139,6 +139,21 @@ def _normalize_types(schema, pointer: str, problems: list[Problem]):
     # BFCL "tuple"/"array" items given as a list -> prefixItems
     if isinstance(out.get("items"), list):
         out["prefixItems"] = out.pop("items")
+    # OpenAPI `nullable: true` -> a "null" type (the validator would otherwise reject null)
+    if out.get("nullable") is True:
+        out.pop("nullable")
+        t = out.get("type")
+        if isinstance(t, str) and t != "null":
+            out["type"] = [t, "null"]
+        elif isinstance(t, list) and "null" not in t:
+            out["type"] = t + ["null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = out["enum"] + [None]
+    # draft-4 boolean exclusiveMinimum/exclusiveMaximum -> 2020-12 numbers
+    for ex, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(ex), bool):
+            if out.pop(ex) and bound in out:
+                out[ex] = out.pop(bound)
     # a required list that is not a list (some BFCL entries) is a problem worth naming
     return out
 
@@ -275,7 +290,7 @@ def _check_parameters(params, pointer: str, problems: list[Problem]) -> dict | N
     params = _normalize_types(params, pointer, problems)
     t = params.get("type")
     if t is None:
-        if "properties" in params or not params:
+        if not params or any(k in params for k in ("properties", "required", "additionalProperties", "anyOf", "oneOf", "allOf", "$ref")):
             params = {"type": "object", **params}
         else:
             problems.append(Problem(f"{pointer}/type", "parameters must be an object schema (type: object)"))

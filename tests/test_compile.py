@@ -367,3 +367,37 @@ def test_format_templates_ship_in_the_package_and_detection():
     assert detect_format("<|im_start|>system") == "hermes"
     assert detect_format("[func_name1(params_name1=params_value1)]") == "pythonic"
     assert detect_format("plain") == "json"
+
+
+def test_real_world_quirks_compile_soundly():
+    """OpenAPI nullable, draft-4 boolean exclusive bounds, forbidden properties, a root anyOf,
+    huge integer bounds: they compile, and what the grammar admits validates."""
+    import random
+
+    from structcall import parse_calls
+    from structcall.testing import sample
+
+    params = {
+        "properties": {
+            "n": {"type": "string", "nullable": True},
+            "e": {"enum": ["a", "b"], "nullable": True},
+            "x": {"type": "integer", "minimum": 0, "exclusiveMinimum": True, "maximum": 5},
+            "gone": False,
+            "big": {"type": "integer", "minimum": 10**20},
+            "id": {"type": "integer", "format": "int64"},
+        },
+        "anyOf": [{"required": ["n"]}, {"required": ["e"]}],
+    }
+    g = compile_tools([{"name": "f", "parameters": params}], format="json", tool_choice="required")
+    check(g, [
+        (fa({"n": None}), True),
+        (fa({"e": None, "x": 5}), True),
+        (fa({"e": "a", "x": 0}), False),  # exclusive minimum 0
+        (fa({"n": "s", "gone": 1}), False),
+        (fa({"n": "s", "big": 10**20 + 7}), True),
+        (fa({"n": "s", "big": 10**20 - 1}), False),
+        (fa({}), False),  # anyOf: one of n/e is required
+    ])
+    rng = random.Random(1)
+    for _ in range(40):
+        parse_calls(sample(g, rng), g)
