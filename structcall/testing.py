@@ -3,8 +3,9 @@
 * `check_table(grammar, cases)` - run ``(text, accepted)`` tables through `ToolGrammar.accepts`
   and report every mismatch;
 * `sample(grammar, rng)` - a random walk over the grammar IR: a string the grammar admits;
-* `llguidance_accepts(grammar, text)` - the same membership question asked of llguidance's
-  own matcher over a byte-level vocabulary, to check that two dialects agree.
+* `llguidance_accepts(grammar, text)` / `xgrammar_accepts(grammar, text)` - the same membership
+  question asked of llguidance's and xgrammar's own matchers (byte-level vocabulary), over their
+  dialects, to check that the dialects agree.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from functools import lru_cache
 
 from .grammar import Alt, Chars, FreeText, Grammar, Lit, Node, Ref, Rep, Seq
 
-__all__ = ["check_table", "sample", "llguidance_accepts", "byte_tokenizer"]
+__all__ = ["check_table", "sample", "llguidance_accepts", "xgrammar_accepts", "byte_tokenizer"]
 
 
 def check_table(grammar, cases) -> list[str]:
@@ -165,3 +166,23 @@ def llguidance_accepts(grammar, text: str) -> bool:
     if m.is_error():
         return False
     return m.is_accepting() or m.consume_token(256)
+
+
+# -------------------------------------------------------------------------------------- xgrammar
+@lru_cache(maxsize=1)
+def _xgr_byte_compiler():
+    import xgrammar as xgr
+
+    vocab = [bytes([i]).decode("latin-1") for i in range(256)] + ["<eos>"]
+    info = xgr.TokenizerInfo(vocab, vocab_type=xgr.VocabType.RAW, stop_token_ids=[256])
+    return xgr.GrammarCompiler(info)
+
+
+def xgrammar_accepts(grammar, text: str) -> bool:
+    """Whether xgrammar's matcher over the EBNF dialect (`ToolGrammar.gbnf()`) accepts `text`
+    as a complete output. Needs the optional `xgrammar` package."""
+    import xgrammar as xgr
+
+    src = grammar.gbnf() if hasattr(grammar, "gbnf") else grammar
+    m = xgr.GrammarMatcher(_xgr_byte_compiler().compile_grammar(src))
+    return bool(m.accept_string(text)) and bool(m.accept_token(256))

@@ -1,9 +1,9 @@
 """compile_tools: accept/reject tables per format and schema feature, tool_choice, parallel
 calls, caps, unenforced keywords, caching, dialects. No model needed.
 
-Every table row is checked twice: by `ToolGrammar.accepts` (lark's Earley parser over the Lark
-dialect) and by llguidance's own matcher over the llguidance dialect, so the two dialects
-cannot drift apart."""
+Every table row is checked three times: by `ToolGrammar.accepts` (lark's Earley parser over the
+Lark dialect), by llguidance's own matcher over the llguidance dialect and by xgrammar's matcher
+over the EBNF dialect, so the dialects cannot drift apart."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from structcall import SchemaError, UnsupportedSchemaError, compile_tools
 from structcall.compile import cache_info
 from structcall.formats import FORMATS, detect_format, load_format, template_text
 from structcall.schema import Limits
-from structcall.testing import check_table, llguidance_accepts
+from structcall.testing import check_table, llguidance_accepts, xgrammar_accepts
 
 
 def tool(name, props, required=(), **extra):
@@ -31,6 +31,8 @@ def check(g, table):
     assert check_table(g, table) == []
     bad = [(t, e) for t, e in table if llguidance_accepts(g, t) != e]
     assert bad == [], f"llguidance dialect disagrees: {bad}"
+    bad = [(t, e) for t, e in table if xgrammar_accepts(g, t) != e]
+    assert bad == [], f"xgrammar (EBNF) dialect disagrees: {bad}"
 
 
 WEATHER = tool("get_weather", {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}, ["city"])

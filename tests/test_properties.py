@@ -16,7 +16,7 @@ from structcall import compile_tools, parse_calls
 from structcall.formats import FORMATS
 from structcall.render import render_calls
 from structcall.schema import Limits
-from structcall.testing import llguidance_accepts, sample
+from structcall.testing import llguidance_accepts, sample, xgrammar_accepts
 
 IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
 PATTERNS = ["^[A-Z]{3}$", "^\\d{5}(-\\d{4})?$", "^[a-z]+(_[a-z]+)*$", "^(red|green|blue)$", "^[^@]+@[a-z]+\\.com$"]
@@ -157,6 +157,7 @@ def test_soundness_every_sampled_string_validates(params, seed):
                 s = sample(g, rng)
                 assert g.accepts(s), f"sampled string not accepted by lark: {s!r}"
                 assert llguidance_accepts(g, s), f"sampled string not accepted by llguidance: {s!r}"
+                assert xgrammar_accepts(g, s), f"sampled string not accepted by xgrammar: {s!r}"
                 try:
                     parse_calls(s, g)
                 except Exception as e:  # noqa: BLE001 - report what broke, then fail
