@@ -1,0 +1,164 @@
+"""The work each pipeline stage does (``pipeline.Run`` decides whether it needs doing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from .models import build_tiny, count_parameters, device_name, load_causal_lm, save_model, train_task_tokenizer
+from .training import TrainSettings, pretrain_lm, steps_for, train_dpo, train_sft
+
+__all__ = ["render", "build_bases", "run_teacher", "train_arm", "eval_model"]
+
+
+def render(messages: list[dict], tools: list[dict], *, completion: str | None = None) -> str:
+    """Text of a conversation under the experiment's chat template (no tokenizer needed)."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from .chat import CHAT_TEMPLATE
+
+    convo = messages + ([{"role": "assistant", "content": completion}] if completion is not None else [])
+    out, _ = render_jinja_template(conversations=[convo], tools=tools, chat_template=CHAT_TEMPLATE)
+    return out[0]
+
+
+def _sft_rows(examples: list[dict]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list([{"messages": ex["messages"] + [{"role": "assistant", "content": ex["target"]}],
+                               "tools": json.dumps(ex["tools"])} for ex in examples])
+
+
+def build_bases(run: Any, splits: dict[str, list[dict]], out: Path) -> None:
+    c = run.cfg
+    bases: dict[str, Any] = {}
+    tiny_teacher = c.teacher.kind == "model" and c.teacher.model.is_tiny
+    tok = None
+    if c.student.is_tiny or tiny_teacher:
+        corpus = [render(ex["messages"], ex["tools"], completion=ex["target"])
+                  for split in ("pretrain", "teacher", "train") for ex in splits[split]]
+        tok = train_task_tokenizer(corpus, vocab_size=c.tokenizer_vocab_size)
+        tok.save_pretrained(str(out / "tokenizer"))
+        run.log(f"base: tokenizer trained on {len(corpus)} task texts, vocabulary {len(tok)}")
+        texts = [render(ex["messages"], ex["tools"], completion=ex["target"] if c.pretrain_on == "conversations" else None)
+                 for ex in splits["pretrain"]]
+    for role, spec, settings in (("student", c.student, c.pretrain), ("teacher", c.teacher.model, c.teacher.pretrain)):
+        if role == "teacher" and c.teacher.kind != "model":
+            continue
+        if not spec.is_tiny:
+            bases[role] = spec.source
+            run.log(f"base: {role} is the pretrained model {spec.source!r} (no pretraining stage)")
+            continue
+        model = build_tiny(tok, hidden_size=spec.hidden_size, num_hidden_layers=spec.num_hidden_layers,
+                           num_attention_heads=spec.num_attention_heads, num_key_value_heads=spec.num_key_value_heads,
+                           intermediate_size=spec.intermediate_size, seed=spec.seed)
+        run.log(f"base: pretraining the tiny {role} ({count_parameters(model) / 1e6:.2f}M parameters) on "
+                f"{len(texts)} task texts for {settings.epochs:g} epoch(s)")
+        final = pretrain_lm(model, tok, texts, out / role, settings, seed=spec.seed, progress=run.progress)
+        bases[role] = str(final)
+        bases[f"{role}_parameters"] = count_parameters(model)
+    (out / "bases.json").write_text(json.dumps(bases, indent=1))
+
+
+def run_teacher(run: Any, bases: dict, out: Path) -> None:
+    from .teacher import model_candidates, oracle_candidates
+    from .verifier import verify
+
+    c = run.cfg.teacher
+    splits = run.tasks()
+    examples = splits["train"]
+    out.mkdir(parents=True, exist_ok=True)
+    info: dict[str, Any] = {"kind": c.kind}
+    if c.kind == "oracle":
+        per = max(1, c.samples_per_prompt // 2)
+        run.log(f"teacher: oracle gold + up to {per} verified negatives per category for {len(examples)} prompts")
+        candidates = [cand for ex in examples for cand in oracle_candidates(ex, negatives_per_category=per,
+                                                                            seed=run.cfg.tasks.seed)]
+    else:
+        source = bases["teacher"]
+        model, tok = load_causal_lm(source)
+        if c.model.is_tiny:
+            run.log(f"teacher: fine-tuning the tiny teacher on {len(splits['teacher'])} gold examples")
+            source = str(train_sft(model, tok, _sft_rows(splits["teacher"]), out / "sft", c.sft, seed=c.model.seed,
+                                   progress=run.progress))
+            model, tok = load_causal_lm(source)
+        model.to(device_name())
+        run.log(f"teacher: sampling {c.samples_per_prompt} responses per prompt at temperature {c.temperature:g} "
+                f"for {len(examples)} prompts")
+        candidates = model_candidates(model, tok, examples, k=c.samples_per_prompt, temperature=c.temperature,
+                                      top_p=c.top_p, max_new_tokens=c.max_new_tokens, batch_size=c.batch_size,
+                                      seed=run.cfg.tasks.seed, progress=run.progress)
+        if c.include_gold:
+            candidates += [{"id": ex["id"], "text": ex["target"], "source": "gold",
+                            "verdict": verify(ex["target"], ex).as_dict()} for ex in examples]
+        info["model"] = source
+        info["parameters"] = count_parameters(model)
+    correct = sum(1 for x in candidates if x["verdict"]["ast_correct"] and x["verdict"]["exec_correct"] is not False)
+    info["candidates"], info["correct"] = len(candidates), correct
+    with (out / "candidates.jsonl").open("w") as f:
+        for cand in candidates:
+            f.write(json.dumps(cand) + "\n")
+    (out / "teacher.json").write_text(json.dumps(info, indent=1))
+    run.log(f"teacher: {correct}/{len(candidates)} candidates correct")
+
+
+def _flat_params(model: Any) -> Any:
+    import torch
+
+    return torch.cat([p.detach().float().flatten().cpu() for p in model.parameters()])
+
+
+def train_arm(run: Any, arm: str, seed: int, data_dir: Path, init: str, out: Path) -> dict:
+    """Train one arm for one seed from ``init``; returns facts for the DONE marker."""
+    from .data import load_dataset_dir
+
+    c = run.cfg
+    model, tok = load_causal_lm(init)
+    before = _flat_params(model)
+    ds = load_dataset_dir(data_dir, "sft" if arm == "sft" else arm)
+    info: dict[str, Any] = {"arm": arm, "seed": seed, "init": init, "rows": len(ds)}
+    if arm == "sft":
+        settings = c.sft
+        train_sft(model, tok, ds, out, settings, seed=seed, progress=run.progress)
+    else:
+        n_pairs = len(load_dataset_dir(data_dir, "dpo_mixed"))
+        steps = steps_for(n_pairs, c.dpo.batch_size, c.dpo.epochs)
+        settings = dataclasses.replace(c.dpo, max_steps=steps)
+        if arm == "sft_control":  # same steps, batch size and optimiser settings as DPO; SFT loss on chosen
+            train_sft(model, tok, ds, out, settings, seed=seed, progress=run.progress)
+        else:
+            ref, _ = load_causal_lm(init)
+            train_dpo(model, ref, tok, ds, out, settings, seed=seed, progress=run.progress)
+    after = _flat_params(model)
+    log = json.loads((out / "train_log.json").read_text())
+    info.update(steps=log["global_step"], resumed_from=log["resumed_from"],
+                param_delta_l2=float((after - before).norm()), param_l2=float(before.norm()),
+                settings=dataclasses.asdict(settings))
+    return info
+
+
+def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
+    from .evaluation import evaluate_model
+
+    e = run.cfg.eval
+    examples = run.tasks()["eval"]
+    out.mkdir(parents=True, exist_ok=True)
+    model, tok = load_causal_lm(path, device=device_name())
+    for regime in ("free", "constrained"):
+        target = out / f"{regime}.jsonl"
+        if target.exists():  # written by an earlier, interrupted run
+            continue
+        rows = evaluate_model(model, tok, examples, regime=regime, backend=e.backend, max_new_tokens=e.max_new_tokens,
+                              batch_size=e.batch_size, temperature=e.temperature, seed=seed,
+                              progress=run.progress, desc=f"eval {arm} s{seed} {regime}",
+                              tags={"arm": arm, "seed": seed, "model": path})
+        tmp = target.with_suffix(".tmp")
+        with tmp.open("w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        tmp.replace(target)
+        valid = sum(r["format_valid"] for r in rows) / max(1, len(rows))
+        acc = sum(r["ast"] for r in rows) / max(1, len(rows))
+        run.log(f"eval: {arm} seed {seed} {regime}: format-valid {valid:.1%}, AST accuracy {acc:.1%}")

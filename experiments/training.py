@@ -1,0 +1,185 @@
+"""Training with TRL: LM pretraining on task text, SFT, and DPO (with an explicit reference model).
+
+Every run writes checkpoints under ``<out>/checkpoints`` and resumes from the newest one when
+it is started again after a kill; the finished model is saved to ``<out>/final`` with its
+tokenizer, and ``<out>/train_log.json`` records the loss curve, steps, wall time and whether
+(and from which step) the run resumed.
+
+Device: TRL/accelerate use a visible GPU by themselves; on CPU we pass ``use_cpu=True,
+bf16=False``. Multi-GPU: start the ``train`` stage under ``accelerate launch`` (see README);
+nothing here is device-specific.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainSettings", "pretrain_lm", "train_sft", "train_dpo", "to_prompt_completion", "final_dir"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimiser settings of one training run (see the ``sft``/``dpo``/``pretrain`` config sections).
+
+    epochs: passes over the data (ignored when ``max_steps`` > 0).
+    max_steps: exact number of optimiser steps (used for DPO and the SFT control, so both take the same).
+    batch_size: examples (or preference pairs) per step.
+    learning_rate, warmup_ratio, scheduler: AdamW schedule.
+    max_length: token cap of prompt+completion; longer examples are dropped (and counted), never cut.
+    save_steps: checkpoint interval in steps (resume granularity).
+    beta: DPO temperature (DPO only).
+    """
+
+    epochs: float = 1.0
+    max_steps: int = 0
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    warmup_ratio: float = 0.05
+    scheduler: str = "cosine"
+    max_length: int = 512
+    save_steps: int = 50
+    beta: float = 0.1
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.save_steps < 1 or self.max_length < 8:
+            raise ValueError(f"bad training settings: {self}")
+        if self.max_steps <= 0 and self.epochs <= 0:
+            raise ValueError("give epochs > 0 or max_steps > 0")
+
+
+def final_dir(out: str | Path) -> Path:
+    return Path(out) / "final"
+
+
+def _device_args() -> dict:
+    import torch
+
+    if torch.cuda.is_available():
+        return {"use_cpu": False, "bf16": bool(torch.cuda.is_bf16_supported())}
+    return {"use_cpu": True, "bf16": False}
+
+
+def _common(settings: TrainSettings, out: Path, seed: int, progress: bool, *, by_length: bool = False) -> dict:
+    return dict(
+        train_sampling_strategy="group_by_length" if by_length else "random",
+        output_dir=str(out / "checkpoints"), per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate, lr_scheduler_type=settings.scheduler,
+        warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
+        num_train_epochs=settings.epochs, max_steps=settings.max_steps if settings.max_steps > 0 else -1,
+        logging_steps=5, save_strategy="steps", save_steps=settings.save_steps, save_total_limit=2,
+        seed=seed, data_seed=seed, report_to="none", gradient_checkpointing=False,
+        disable_tqdm=not progress, dataloader_num_workers=0, remove_unused_columns=True,
+        max_length=settings.max_length, **_device_args(),
+    )
+
+
+def _last_checkpoint(out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    ck = out / "checkpoints"
+    return get_last_checkpoint(str(ck)) if ck.is_dir() else None
+
+
+def _quiet(trainer: Any, progress: bool) -> Any:
+    """Without progress bars, also drop the callback that prints every log dict."""
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _finish(trainer: Any, tokenizer: Any, out: Path, started: float, resumed: str | None, extra: dict) -> Path:
+    final = final_dir(out)
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    state = trainer.state
+    log = {"global_step": state.global_step, "wall_s": round(time.time() - started, 2),
+           "resumed_from": resumed, "log_history": state.log_history, **extra}
+    (out / "train_log.json").write_text(json.dumps(log, indent=1))
+    return final
+
+
+def to_prompt_completion(dataset: Any) -> Any:
+    """``messages`` rows -> TRL prompt-completion rows (the loss is on the last assistant turn only)."""
+    def split(row):
+        return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+    keep = {"prompt", "completion", "tools"}
+    return dataset.map(split, remove_columns=[c for c in dataset.column_names if c not in keep])
+
+
+def _fits(dataset: Any, tokenizer: Any, max_length: int, columns: tuple[str, ...]) -> tuple[Any, int]:
+    """Drop rows whose rendered prompt+completion exceeds ``max_length`` tokens (never truncate)."""
+    def length(row):
+        tools = json.loads(row["tools"]) if isinstance(row.get("tools"), str) else row.get("tools")
+        n = 0
+        for col in columns[1:]:
+            ids = tokenizer.apply_chat_template(row[columns[0]] + row[col], tools=tools, tokenize=True)
+            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+            n = max(n, len(ids))
+        return n <= max_length
+    kept = dataset.filter(length)
+    return kept, len(dataset) - len(kept)
+
+
+def pretrain_lm(model: Any, tokenizer: Any, texts: list[str], out: str | Path, settings: TrainSettings, *,
+                seed: int = 0, progress: bool = True) -> Path:
+    """Causal-LM pretraining on plain task text (the tiny preset's "short pretraining")."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    out = Path(out)
+    ds = Dataset.from_dict({"text": [t + tokenizer.eos_token for t in texts]})
+    args = SFTConfig(**_common(settings, out, seed, progress, by_length=True), dataset_text_field="text")
+    trainer = _quiet(SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer), progress)
+    resumed, started = _last_checkpoint(out), time.time()
+    trainer.train(resume_from_checkpoint=resumed)
+    return _finish(trainer, tokenizer, out, started, resumed, {"examples": len(ds)})
+
+
+def train_sft(model: Any, tokenizer: Any, dataset: Any, out: str | Path, settings: TrainSettings, *,
+              seed: int = 0, progress: bool = True) -> Path:
+    """SFT on the last assistant turn of ``messages`` rows (with a ``tools`` JSON column)."""
+    from trl import SFTConfig, SFTTrainer
+
+    out = Path(out)
+    ds = to_prompt_completion(dataset)
+    ds, dropped = _fits(ds, tokenizer, settings.max_length, ("prompt", "completion"))
+    if len(ds) == 0:
+        raise ValueError(f"no SFT example fits max_length={settings.max_length} tokens ({dropped} dropped)")
+    args = SFTConfig(**_common(settings, out, seed, progress, by_length=True), completion_only_loss=True)
+    trainer = _quiet(SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer), progress)
+    resumed, started = _last_checkpoint(out), time.time()
+    trainer.train(resume_from_checkpoint=resumed)
+    return _finish(trainer, tokenizer, out, started, resumed, {"examples": len(ds), "dropped_too_long": dropped})
+
+
+def train_dpo(model: Any, ref_model: Any, tokenizer: Any, dataset: Any, out: str | Path, settings: TrainSettings, *,
+              seed: int = 0, progress: bool = True) -> Path:
+    """DPO (sigmoid loss) on ``prompt/chosen/rejected`` rows against a frozen ``ref_model``."""
+    from trl import DPOConfig, DPOTrainer
+
+    out = Path(out)
+    keep = {"prompt", "chosen", "rejected", "tools"}
+    ds = dataset.remove_columns([c for c in dataset.column_names if c not in keep])
+    ds, dropped = _fits(ds, tokenizer, settings.max_length, ("prompt", "chosen", "rejected"))
+    if len(ds) == 0:
+        raise ValueError(f"no preference pair fits max_length={settings.max_length} tokens ({dropped} dropped)")
+    args = DPOConfig(**_common(settings, out, seed, progress), beta=settings.beta, loss_type=["sigmoid"])
+    trainer = _quiet(DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=ds,
+                                processing_class=tokenizer), progress)
+    resumed, started = _last_checkpoint(out), time.time()
+    trainer.train(resume_from_checkpoint=resumed)
+    return _finish(trainer, tokenizer, out, started, resumed, {"pairs": len(ds), "dropped_too_long": dropped})
+
+
+def steps_for(n_examples: int, batch_size: int, epochs: float) -> int:
+    """Optimiser steps for ``epochs`` passes over ``n_examples`` (single device)."""
+    return max(1, math.ceil(n_examples / batch_size) * max(1, round(epochs)) if epochs >= 1
+               else math.ceil(math.ceil(n_examples / batch_size) * epochs))
