@@ -248,6 +248,8 @@ def train_tokenizer(
         pad_token="<|endoftext|>",
         model_max_length=4096,
     )
+    # list <|im_start|> among the special tokens too (skip_special_tokens, all_special_ids)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
     if chat_template is not None:
         tokenizer.chat_template = chat_template
     return tokenizer

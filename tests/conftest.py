@@ -47,3 +47,28 @@ def smollm2():
     from structcall.models import load_model
 
     return load_model("smollm2")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny-model tests on one torch thread: a ~100k-parameter model spends
+    most of a 2-thread matmul synchronising, and far more so on a busy machine (measured
+    12x slower). Restores the previous setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_model64(tiny_tokenizer):
+    """The tiny model in float64: batched, multi-token and one-token forward passes then
+    agree to ~1e-15, so greedy comparisons between decoding paths cannot flip on rounding."""
+    from structcall.models import build_tiny_model
+
+    return build_tiny_model(
+        tiny_tokenizer, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, intermediate_size=128, seed=0,
+    ).double()

@@ -153,12 +153,12 @@ def _options(format: str | None, tokenizer: Any) -> str:
 
 def _job(tokenizer: Any, messages: Any, tools: Any, *, format: str | None, tool_choice: Any,
          parallel_tool_calls: bool, max_calls: int | None, strict: bool, allow_think: bool,
-         lenient: bool) -> _Job:
+         limits: Any, lenient: bool) -> _Job:
     t0 = time.perf_counter()
     grammar = compile_tools(
         tools, format=_options(format, tokenizer), tool_choice=tool_choice,
         parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-        allow_think=allow_think,
+        allow_think=allow_think, limits=limits,
     )
     prompt = render_prompt(tokenizer, messages, grammar)
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -277,6 +277,7 @@ def generate(
     max_calls: int | None = None,
     strict: bool = False,
     allow_think: bool = False,
+    limits: Any = None,
     lenient: bool = False,
 ) -> GenerationResult:
     """Generate one assistant turn that calls ``tools`` (or answers in text), and validate it.
@@ -300,7 +301,8 @@ def generate(
             feedback; if every attempt fails raise :class:`ToolCallRetryError` (carrying all
             attempts). With 0 the invalid result is returned.
         fast_forward: append grammar-forced text as canonical tokens in one forward pass.
-        max_calls, strict, allow_think: passed to ``compile_tools``.
+        max_calls, strict, allow_think, limits: passed to ``compile_tools`` (``limits`` caps
+            values the schema leaves unbounded; see ``structcall.schema.Limits``).
         lenient: parse with the core parser's repairs (code fences, trailing text, ...).
     """
     _check_sampling(max_new_tokens, temperature, top_p)
@@ -311,7 +313,7 @@ def generate(
     for attempt in range(retries + 1):
         job = _job(tokenizer, convo, tools, format=format, tool_choice=tool_choice,
                    parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-                   allow_think=allow_think, lenient=lenient)
+                   allow_think=allow_think, limits=limits, lenient=lenient)
         result = _run(model, tokenizer, [job], backend=backend, constrained=constrained,
                       max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                       seeds=[None if seed is None else seed + attempt], fast_forward=fast_forward)[0]
@@ -346,6 +348,7 @@ def generate_batch(
     max_calls: int | None = None,
     strict: bool = False,
     allow_think: bool = False,
+    limits: Any = None,
     lenient: bool = False,
 ) -> list[GenerationResult]:
     """Generate for many conversations, batched on the model; results in input order.
@@ -379,7 +382,7 @@ def generate_batch(
             raise ValueError(f"requests[{i}] has no tools: pass tools= or a 'tools' key")
         jobs.append(_job(tokenizer, messages, opts["tools"], format=format,
                          tool_choice=opts["tool_choice"], parallel_tool_calls=opts["parallel_tool_calls"],
-                         max_calls=max_calls, strict=strict, allow_think=allow_think, lenient=lenient))
+                         max_calls=max_calls, strict=strict, allow_think=allow_think, limits=limits, lenient=lenient))
     order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].prompt_ids))
     results: list[GenerationResult | None] = [None] * len(jobs)
     for start in range(0, len(order), batch_size):
@@ -413,6 +416,7 @@ def stream_generate(
     max_calls: int | None = None,
     strict: bool = False,
     allow_think: bool = False,
+    limits: Any = None,
     lenient: bool = False,
 ) -> Iterator[StreamEvent]:
     """Like :func:`generate` (no retries), as events: ``"text"`` deltas of the raw output
@@ -422,7 +426,7 @@ def stream_generate(
     _check_sampling(max_new_tokens, temperature, top_p)
     job = _job(tokenizer, messages, tools, format=format, tool_choice=tool_choice,
                parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-               allow_think=allow_think, lenient=lenient)
+               allow_think=allow_think, limits=limits, lenient=lenient)
     info, seqs, compile_s, be = _sequences(model, tokenizer, [job], backend=backend,
                                            constrained=constrained, seeds=[seed])
     seq = seqs[0]

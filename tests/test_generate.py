@@ -1,0 +1,284 @@
+"""``generate`` / ``generate_batch`` / ``stream_generate`` on the tiny random-weight Llama."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from structcall import ToolCallError
+from structcall.decoding import (
+    BackendError,
+    ToolCallRetryError,
+    generate,
+    generate_batch,
+    render_prompt,
+    stream_generate,
+    template_renders_tools,
+)
+from structcall.decoding.prompt import tool_system_prompt
+from structcall.schema import Limits
+from structcall import compile_tools
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city"]}}},
+    {"type": "function", "function": {
+        "name": "add", "description": "Add two integers.",
+        "parameters": {"type": "object", "properties": {
+            "a": {"type": "integer", "minimum": -1000, "maximum": 1000},
+            "b": {"type": "integer"}},
+            "required": ["a", "b"]}}},
+]
+SMALL = {"max_calls": 3, "limits": Limits(max_string_length=20, max_number_digits=6)}
+ASK = "What's the weather in Paris? Also add 2 and 3."
+KINDS = {"parse", "unknown_tool", "unknown_argument", "missing_argument", "type", "value", "count", "no_call"}
+
+
+def _requests(n):
+    return [[{"role": "user", "content": ASK}]] * n
+
+
+@pytest.mark.parametrize("backend", ["llguidance", "outlines"])
+@pytest.mark.parametrize("fmt", ["hermes", "json", "pythonic", "mistral"])
+def test_sampled_constrained_outputs_are_valid_and_honour_options(backend, fmt, tiny_model, tiny_tokenizer):
+    for choice in ("auto", "required", "none", "add"):
+        for parallel in (True, False):
+            results = generate_batch(
+                tiny_model, tiny_tokenizer, _requests(4), TOOLS, tool_choice=choice,
+                parallel_tool_calls=parallel, format=fmt, backend=backend, temperature=1.0,
+                seed=11, max_new_tokens=160, **SMALL,
+            )
+            for r in results:
+                where = f"{choice}/parallel={parallel}: {r.text!r}"
+                assert r.ok, where
+                assert r.constrained and r.backend == backend and r.format == fmt
+                if r.tool_calls:
+                    assert r.finish_reason == "tool_calls", where  # a call never runs into the limit
+                    assert r.forced_tokens > 0
+                else:
+                    assert r.finish_reason in ("stop", "length"), where
+                if choice == "none":
+                    assert not r.tool_calls, where
+                if choice in ("required", "add"):
+                    assert r.tool_calls, where
+                if choice == "add":
+                    assert {c.name for c in r.tool_calls} == {"add"}, where
+                if not parallel:
+                    assert len(r.tool_calls) <= 1, where
+                for c in r.tool_calls:
+                    if c.name == "add":
+                        assert -1000 <= c.arguments["a"] <= 1000
+
+
+def test_unconstrained_same_prompt_reports_error_kinds(tiny_model, tiny_tokenizer):
+    free = generate_batch(tiny_model, tiny_tokenizer, _requests(4), TOOLS, tool_choice="required",
+                          constrained=False, temperature=1.0, seed=0, max_new_tokens=40)
+    tight = generate_batch(tiny_model, tiny_tokenizer, _requests(4), TOOLS, tool_choice="required",
+                           temperature=1.0, seed=0, max_new_tokens=40)
+    for f, c in zip(free, tight):
+        assert f.prompt == c.prompt and f.prompt_tokens == c.prompt_tokens
+        assert not f.constrained and f.backend is None and f.forced_tokens == 0
+        assert not f.ok and f.finish_reason in ("stop", "length")
+        assert set(f.error_kinds) <= KINDS and f.error_kinds
+        assert isinstance(f.errors[0], ToolCallError) and f.errors[0].feedback
+
+
+def test_message_is_an_openai_assistant_message(tiny_model, tiny_tokenizer):
+    r = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="add", seed=1, parallel_tool_calls=False,
+                 temperature=1.0, max_new_tokens=120, **SMALL)
+    assert r.finish_reason == "tool_calls"
+    msg = r.message
+    assert msg["role"] == "assistant" and msg["content"] is None
+    (call,) = msg["tool_calls"]
+    assert call["type"] == "function" and call["id"].startswith("call_")
+    assert call["function"]["name"] == "add"
+    assert json.loads(call["function"]["arguments"]) == r.tool_calls[0].arguments
+    assert r.usage["total_tokens"] == r.prompt_tokens + r.completion_tokens
+    assert 0 < r.fast_forward_share < 1
+    assert set(r.timings) >= {"prompt", "compile", "decode", "prefill", "mask", "parse", "total"}
+    text = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="none", max_new_tokens=8)
+    assert text.message == {"role": "assistant", "content": text.text}
+    assert text.finish_reason == "length" and text.tool_calls == []
+
+
+def test_fast_forward_off_forces_nothing(tiny_model, tiny_tokenizer):
+    on = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=120, **SMALL)
+    off = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=120,
+                   fast_forward=False, **SMALL)
+    assert on.forced_tokens > 0 and off.forced_tokens == 0
+    assert on.ok and off.ok
+    assert on.timings["forward_passes"] < off.timings["forward_passes"]
+
+
+def test_length_inside_a_call_is_reported(tiny_model, tiny_tokenizer):
+    r = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=6)
+    assert r.finish_reason == "length" and r.stop == "length"
+    assert r.error_kinds and r.error_kinds[0] == "parse"
+
+
+def get_weather(city: str, unit: str = "celsius") -> str:
+    """Get the current weather.
+
+    Args:
+        city: The city name.
+        unit: celsius or fahrenheit.
+    """
+    return f"18 degrees {unit} and sunny in {city}"
+
+
+@pytest.mark.parametrize("tok_fixture", ["tiny_tokenizer", "tiny_plain_tokenizer"])
+def test_agent_loop_call_execute_answer(tok_fixture, tiny_model, request):
+    tok = request.getfixturevalue(tok_fixture)
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    first = generate(tiny_model, tok, messages, [get_weather], tool_choice="required",
+                     parallel_tool_calls=False, max_new_tokens=120, **SMALL)
+    (call,) = first.tool_calls
+    output = call.execute()
+    assert output.startswith("18 degrees")
+    messages += [first.message, {"role": "tool", "tool_call_id": call.id, "content": output}]
+    final = generate(tiny_model, tok, messages, [get_weather], tool_choice="none", max_new_tokens=12)
+    assert final.ok and final.tool_calls == [] and final.finish_reason in ("stop", "length")
+    assert "<tool_response>\n" + output + "\n</tool_response>" in final.prompt
+    assert '"name": "get_weather"' in final.prompt  # the earlier call is in the history
+
+
+def test_prompt_uses_the_template_only_when_it_renders_tools(tiny_tokenizer, tiny_plain_tokenizer):
+    assert template_renders_tools(tiny_tokenizer)
+    assert not template_renders_tools(tiny_plain_tokenizer)
+    g = compile_tools(TOOLS, format="hermes")
+    native = render_prompt(tiny_tokenizer, ASK, g)
+    assert native == tiny_tokenizer.apply_chat_template(
+        [{"role": "user", "content": ASK}], tools=[s.to_openai() for s in g.specs],
+        tokenize=False, add_generation_prompt=True)
+    own = render_prompt(tiny_plain_tokenizer, [{"role": "system", "content": "Be brief."}, {"role": "user", "content": ASK}], g)
+    assert own.startswith("<|im_start|>system\nBe brief.\n\n# Tools")
+    assert tool_system_prompt(g) in own and own.endswith("<|im_start|>assistant\n")
+    # a format the template does not speak: structcall's own prompt for that format
+    py = render_prompt(tiny_tokenizer, ASK, compile_tools(TOOLS, format="pythonic", tool_choice="add", parallel_tool_calls=False))
+    assert "Python list of calls" in py and "You must call the function add. Make exactly one function call." in py
+
+
+def test_history_with_string_arguments_renders_in_both_paths(tiny_tokenizer, tiny_plain_tokenizer):
+    history = [
+        {"role": "user", "content": "add 2 and 3"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"b": 3, "a": 2}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "5"},
+    ]
+    for tok, fmt, call_text in (
+        (tiny_tokenizer, "hermes", '{"name": "add", "arguments": {"b": 3, "a": 2}}'),
+        (tiny_plain_tokenizer, "hermes", '{"name": "add", "arguments": {"a": 2, "b": 3}}'),
+        (tiny_plain_tokenizer, "pythonic", "[add(a=2, b=3)]"),
+    ):
+        prompt = render_prompt(tok, history, compile_tools(TOOLS, format=fmt))
+        assert call_text in prompt
+        assert "<tool_response>\n5\n</tool_response>" in prompt
+
+
+def test_retries_feed_back_and_raise_with_every_attempt(tiny_model, tiny_tokenizer):
+    with pytest.raises(ToolCallRetryError) as info:
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", constrained=False,
+                 retries=2, max_new_tokens=16, temperature=1.0, seed=3)
+    attempts = info.value.attempts
+    assert len(attempts) == 3 and all(not a.ok for a in attempts)
+    assert attempts[0].errors[0].feedback in attempts[1].prompt
+    assert attempts[1].errors[0].feedback in attempts[2].prompt
+    assert info.value.last_error is attempts[-1].errors[0]
+    assert "after 3 attempts" in str(info.value)
+    ok = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", retries=2, max_new_tokens=120, **SMALL)
+    assert ok.ok and ok.attempts == []
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "json", "pythonic", "mistral"])
+def test_stream_yields_text_and_each_call_when_complete(fmt, tiny_model, tiny_tokenizer):
+    seen_two = False
+    for seed in range(16):
+        events = list(stream_generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required",
+                                      format=fmt, temperature=1.0, seed=seed, max_new_tokens=200, **SMALL))
+        assert events[-1].type == "done"
+        result = events[-1].result
+        assert result.ok
+        text = ""
+        calls = []
+        text_at_call = []
+        for e in events[:-1]:
+            if e.type == "text":
+                text += e.text
+            else:
+                assert e.type == "tool_call"
+                calls.append(e.tool_call)
+                text_at_call.append(text)
+        assert text == result.text
+        assert [(c.name, c.arguments) for c in calls] == [(c.name, c.arguments) for c in result.tool_calls]
+        assert result.tool_calls == calls
+        if len(calls) >= 2:
+            seen_two = True
+            # the first call was announced while the second was still being written
+            assert len(text_at_call[0]) < len(text_at_call[1]) <= len(result.text)
+            assert calls[1].name not in text_at_call[0][text_at_call[0].find(calls[0].name) + len(calls[0].name):]
+    assert seen_two, "no sampled output had two calls; pick other seeds"
+
+
+def test_stream_unconstrained_reports_errors_at_the_end(tiny_model, tiny_tokenizer):
+    events = list(stream_generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required",
+                                  constrained=False, max_new_tokens=20, temperature=1.0, seed=0))
+    assert [e.type for e in events if e.type != "text"] == ["done"]
+    assert not events[-1].result.ok
+    assert "".join(e.text for e in events[:-1]) == events[-1].result.text
+
+
+def test_batch_equals_one_by_one_and_per_request_tools(tiny_model64, tiny_tokenizer):
+    tiny_model = tiny_model64  # float64: batched and solo greedy runs cannot differ by rounding
+    reqs = [
+        ASK,
+        {"messages": [{"role": "user", "content": "add 1 and 1"}], "tool_choice": "add"},
+        {"messages": "weather?", "tools": TOOLS[:1], "tool_choice": "required", "parallel_tool_calls": False},
+    ]
+    batch = generate_batch(tiny_model, tiny_tokenizer, reqs, TOOLS, max_new_tokens=100, batch_size=2, **SMALL)
+    singles = [
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, max_new_tokens=100, **SMALL),
+        generate(tiny_model, tiny_tokenizer, "add 1 and 1", TOOLS, tool_choice="add", max_new_tokens=100, **SMALL),
+        generate(tiny_model, tiny_tokenizer, "weather?", TOOLS[:1], tool_choice="required",
+                 parallel_tool_calls=False, max_new_tokens=100, **SMALL),
+    ]
+    assert [b.text for b in batch] == [s.text for s in singles]
+    assert batch[1].tool_calls[0].name == "add"
+    with pytest.raises(ValueError, match=r"requests\[0\].*'messages'"):
+        generate_batch(tiny_model, tiny_tokenizer, [{"msgs": []}], TOOLS)
+    with pytest.raises(ValueError, match=r"requests\[0\] has no tools"):
+        generate_batch(tiny_model, tiny_tokenizer, [ASK])
+
+
+def test_bad_arguments_get_clear_errors(tiny_model, tiny_tokenizer, tiny_plain_tokenizer):
+    with pytest.raises(BackendError, match="unknown backend 'llg'"):
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, backend="llg")
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, max_new_tokens=0)
+    with pytest.raises(ValueError, match="temperature"):
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, temperature=-1)
+    with pytest.raises(ValueError, match="retries"):
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, retries=-1)
+    with pytest.raises(ValueError, match="messages is empty"):
+        generate(tiny_model, tiny_tokenizer, [], TOOLS)
+    with pytest.raises(ValueError, match="tool_choice names the function 'ad'"):
+        generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="ad")
+    saved = tiny_plain_tokenizer.chat_template
+    try:
+        tiny_plain_tokenizer.chat_template = None
+        with pytest.raises(ValueError, match="no chat_template"):
+            generate(tiny_model, tiny_plain_tokenizer, ASK, TOOLS)
+    finally:
+        tiny_plain_tokenizer.chat_template = saved
+
+
+def test_think_block_before_the_call(tiny_model, tiny_tokenizer):
+    r = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", allow_think=True,
+                 temperature=1.0, seed=2, max_new_tokens=200, **SMALL)
+    assert r.ok and r.tool_calls
