@@ -82,9 +82,10 @@ class Verdict:
         return asdict(self)
 
 
-def _fail(label: str, detail: str, *, kind: str = "invalid", calls: list[dict] | None = None) -> Verdict:
+def _fail(label: str, detail: str, *, kind: str = "invalid", calls: list[dict] | None = None,
+          execute: bool = True) -> Verdict:
     fmt = label in FORMAT_LABELS
-    return Verdict(format_valid=not fmt, ast_correct=False, exec_correct=False, label=label,
+    return Verdict(format_valid=not fmt, ast_correct=False, exec_correct=False if execute else None, label=label,
                    category=category_of(label), detail=detail, kind=kind, calls=calls or [])
 
 
@@ -253,7 +254,7 @@ def verify(response: str, example: dict, *, truncated: bool = False, execute: bo
         parsed = parse_calls(response, specs, format="hermes")
     except ToolCallError as err:
         kind, pointer, message = min(err.errors, key=lambda e: _KIND_PRIORITY.index(e[0]) if e[0] in _KIND_PRIORITY else 0)
-        return _fail(_KIND_LABEL.get(kind, "unparseable"), f"{kind} at {pointer or '/'}: {message}")
+        return _fail(_KIND_LABEL.get(kind, "unparseable"), f"{kind} at {pointer or '/'}: {message}", execute=execute)
     original = {s.name: s.original_name for s in specs}
     schemas = {s.original_name: s.parameters for s in specs}
     calls = [(original.get(c.name, c.name), c.arguments) for c in parsed]
@@ -263,20 +264,20 @@ def verify(response: str, example: dict, *, truncated: bool = False, execute: bo
     if not calls:
         if not is_explicit_answer(response):
             what = "empty reply" if not response.strip() else "call-like text that is not a valid call"
-            return _fail("unparseable", what)
+            return _fail("unparseable", what, execute=execute)
         if truncated:
-            return _fail("unparseable", "text answer cut off at the token limit")
+            return _fail("unparseable", "text answer cut off at the token limit", execute=execute)
         if expect == "call":
-            return _fail("wrong_abstention", "answered in text where a call was due", kind="text")
+            return _fail("wrong_abstention", "answered in text where a call was due", kind="text", execute=execute)
         if expect == "answer":
             missing = [f for f in example.get("facts", []) if not _has_fact(response, f)]
             if missing:
-                return _fail("wrong_value", f"answer misses {missing}", kind="text")
+                return _fail("wrong_value", f"answer misses {missing}", kind="text", execute=execute)
         return Verdict(True, True, True if execute else None, None, None, kind="text")
 
     if expect != "call":
         return _fail("wrong_abstention", f"called {[c[0] for c in calls]} where a text reply was due",
-                     kind="calls", calls=call_dicts)
+                     kind="calls", calls=call_dicts, execute=execute)
     ok, label, detail = ast_match(calls, example["ground_truth"], schemas)
     exec_ok: bool | None = None
     if execute and example.get("gold_calls") is not None:
