@@ -606,7 +606,7 @@ class SchemaCompiler:
                 self.note_unenforced(f"{pointer}/format", "format", f"format {fmt!r} is not in the grammar; checked by the validator where it knows the format")
             else:
                 if "%(cap)d" in rx:
-                    rx = rx % {"cap": cap}
+                    rx = rx.replace("%(cap)d", str(cap))
                     self.note_cap(pointer, "format", f"{fmt} limited to about {cap} characters")
                 if lo or hi is not None:
                     self.note_unenforced(pointer, "maxLength" if hi is not None else "minLength", f"length together with format {fmt!r} is checked by the validator")

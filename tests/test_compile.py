@@ -224,6 +224,7 @@ def test_string_lengths_pattern_and_formats():
         "u": {"type": "string", "format": "uuid"},
         "ip": {"type": "string", "format": "ipv4"},
         "mail": {"type": "string", "format": "email"},
+        "url": {"type": "string", "format": "uri"},
     })
     check(g, [
         (fa({"code": "CDG", "zip": "75001-1234", "short": "ab"}), True),
@@ -239,6 +240,8 @@ def test_string_lengths_pattern_and_formats():
         (fa({"ip": "256.1.1.1"}), False),
         (fa({"mail": "a.b@example.com"}), True),
         (fa({"mail": "not an email"}), False),
+        (fa({"url": "https://example.com/a?b=1&c=%20"}), True),
+        (fa({"url": "no scheme"}), False),
     ])
 
 
