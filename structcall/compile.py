@@ -142,7 +142,9 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: str, parallel: bool
         g.rules.pop("calls_one"), g.rules.pop("calls_many")
     else:
         g.rules["call"] = alt(*calls)
-    calls_ref = Ref("calls_many" if parallel and max_calls > 1 else "calls_one")
+    # a named tool_choice forces exactly one call of that tool (as OpenAI's API does)
+    many = parallel and max_calls > 1 and choice in ("auto", "required")
+    calls_ref = Ref("calls_many" if many else "calls_one")
     if fmt.trigger:
         text_only = FreeText(fmt.trigger)
     else:

@@ -459,7 +459,9 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
         errors.append(("count", "", f"tool_choice is 'none' but the output has {n} call{'s' if n != 1 else ''}"))
     if choice not in (None, "auto", "none") and n == 0:
         errors.append(("no_call", "", "a tool call is required, but the output has none"))
-    if parallel is False and n > 1:
+    if isinstance(choice, str) and choice not in ("auto", "required", "none") and n > 1:
+        errors.append(("count", "", f"tool_choice names {choice!r}: exactly one call is allowed, got {n}"))
+    elif parallel is False and n > 1:
         errors.append(("count", "", f"exactly one call is allowed (parallel_tool_calls=false), got {n}"))
     if max_calls is not None and n > max_calls:
         errors.append(("count", "", f"at most {max_calls} calls are allowed, got {n}"))

@@ -321,17 +321,17 @@ def _from_dict(tool: dict, i: int, problems: list[Problem]) -> ToolSpec | None:
         problems.append(Problem(f"{base}/name", "a tool needs a non-empty string name"))
         return None
     norm = name.replace(".", "_") if "." in name else name
-    if not NAME_RE.match(norm):
+    name_ok = bool(NAME_RE.match(norm))
+    if not name_ok:
         problems.append(
             Problem(f"{base}/name", f"invalid tool name {name!r}: use 1-64 characters of letters, digits, '_' or '-', not starting with a digit or '-'")
         )
-        return None
     desc = fn.get("description") or ""
     if not isinstance(desc, str):
         problems.append(Problem(f"{base}/description", "description must be a string"))
         desc = str(desc)
     params = _check_parameters(copy.deepcopy(fn.get("parameters")), f"{base}/parameters", problems)
-    if params is None:
+    if params is None or not name_ok:  # keep checking after a bad name: report every problem
         return None
     strict = fn.get("strict")
     return ToolSpec(name=norm, original_name=name, description=desc, parameters=params, strict=strict, pointer=f"{base}/parameters")

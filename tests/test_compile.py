@@ -115,7 +115,7 @@ def test_tool_choice_modes(fmt):
         "auto": {one: True, two: True, text: True},
         "required": {one: True, two: True, text: False, "": False},
         "none": {one: False, two: False, text: True},
-        "get_time": {one: False, other: True, two: False, text: False},
+        "get_time": {one: False, other: True, two: False, text: False, render_calls([("get_time", {}), ("get_time", {})], fmt, tools=[WEATHER, TIME]): False},
         json.dumps({"type": "function", "function": {"name": "get_time"}}): {one: False, other: True},
     }
     for choice, table in cases.items():

@@ -73,6 +73,8 @@ def test_error_kinds_and_pointers():
     assert e.kind == "count"
     e = err('{"name": "get_weather", "arguments": {"city": "A"}}', tool_choice="send_email")
     assert e.kind == "unknown_tool"
+    e = err('[{"name": "get_weather", "arguments": {"city": "A"}}, {"name": "get_weather", "arguments": {"city": "B"}}]', tool_choice="get_weather")
+    assert e.kind == "count"
 
 
 def test_all_errors_collected_and_feedback_is_deterministic():

@@ -98,6 +98,13 @@ def test_every_problem_reported_with_pointer():
     assert len(ei.value.problems) >= 6
 
 
+def test_every_problem_of_one_tool_is_reported():
+    with pytest.raises(SchemaError) as ei:
+        normalize_tools([{"name": "bad name!", "parameters": {"type": "object", "properties": {"x": {"type": "objekt"}, "y": {"$ref": "#/nowhere"}}}}])
+    pointers = sorted(p.pointer for p in ei.value.problems)
+    assert pointers == ["/0/name", "/0/parameters/properties/x/type", "/0/parameters/properties/y/$ref"]
+
+
 def test_remote_ref_and_non_list_rejected_clearly():
     with pytest.raises(SchemaError, match="only local"):
         normalize_tools([{"name": "r", "parameters": {"type": "object", "properties": {"a": {"$ref": "http://x/y.json"}}}}])
