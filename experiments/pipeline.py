@@ -27,6 +27,11 @@ __all__ = ["STAGES", "Run"]
 STAGES = ("tasks", "base", "teacher", "datasets", "train", "eval", "report")
 
 
+def is_main_process() -> bool:
+    """False in the non-zero ranks of an ``accelerate launch`` (they train, but write no markers)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _jsonl_write(path: Path, rows: list[dict]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w") as f:
@@ -64,11 +69,13 @@ class Run:
             import torch
 
             torch.set_num_threads(config.threads)
-        (self.dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
+        if is_main_process():
+            (self.dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
 
     # ---- bookkeeping ----------------------------------------------------------------------
     def log(self, msg: str) -> None:
-        self._log(f"[structcall experiment] {msg}")
+        if is_main_process():
+            self._log(f"[structcall experiment] {msg}")
 
     def _done(self, path: Path, key: str) -> bool:
         marker = path / "DONE.json"
@@ -80,13 +87,15 @@ class Run:
         return False
 
     def _mark(self, path: Path, key: str, **info: Any) -> None:
+        if not is_main_process():
+            return
         path.mkdir(parents=True, exist_ok=True)
         (path / "DONE.json").write_text(json.dumps({"key": key, "finished": time.time(), **info}, indent=1))
 
     def _timed(self, name: str, fn: Callable[[], Any], cached: bool) -> Any:
         start, cpu = time.time(), time.process_time()
         out = fn()
-        if not cached:
+        if not cached and is_main_process():
             self.timings[name] = {"wall_s": round(time.time() - start, 2), "cpu_s": round(time.process_time() - cpu, 2)}
             self.timings_path.write_text(json.dumps(self.timings, indent=1))
         return out

@@ -73,17 +73,27 @@ def _common(settings: TrainSettings, out: Path, seed: int, progress: bool, *, by
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
         num_train_epochs=settings.epochs, max_steps=settings.max_steps if settings.max_steps > 0 else -1,
         logging_steps=5, save_strategy="steps", save_steps=settings.save_steps, save_total_limit=2,
-        seed=seed, data_seed=seed, report_to="none", gradient_checkpointing=False,
+        seed=seed, data_seed=seed, report_to="none", activation_checkpointing=False,
         disable_tqdm=not progress, dataloader_num_workers=0, remove_unused_columns=True,
         max_length=settings.max_length, **_device_args(),
     )
 
 
 def _last_checkpoint(out: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest *complete* checkpoint (its trainer_state.json is written last); a checkpoint a
+    kill left half-written is removed."""
+    import shutil
 
     ck = out / "checkpoints"
-    return get_last_checkpoint(str(ck)) if ck.is_dir() else None
+    if not ck.is_dir():
+        return None
+    found = sorted((d for d in ck.iterdir() if d.is_dir() and d.name.startswith("checkpoint-")
+                    and d.name.split("-")[-1].isdigit()), key=lambda d: int(d.name.split("-")[-1]), reverse=True)
+    for d in found:
+        if (d / "trainer_state.json").is_file():
+            return str(d)
+        shutil.rmtree(d)
+    return None
 
 
 def _quiet(trainer: Any, progress: bool) -> Any:
@@ -96,13 +106,19 @@ def _quiet(trainer: Any, progress: bool) -> Any:
 
 
 def _finish(trainer: Any, tokenizer: Any, out: Path, started: float, resumed: str | None, extra: dict) -> Path:
+    """Save the final model (main process) and wait for every process (multi-GPU) to see it."""
+    import shutil
+
     final = final_dir(out)
     trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    state = trainer.state
-    log = {"global_step": state.global_step, "wall_s": round(time.time() - started, 2),
-           "resumed_from": resumed, "log_history": state.log_history, **extra}
-    (out / "train_log.json").write_text(json.dumps(log, indent=1))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final))
+        state = trainer.state
+        log = {"global_step": state.global_step, "wall_s": round(time.time() - started, 2),
+               "resumed_from": resumed, "log_history": state.log_history, **extra}
+        (out / "train_log.json").write_text(json.dumps(log, indent=1))
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # only needed to resume an unfinished run
+    trainer.accelerator.wait_for_everyone()
     return final
 
 
