@@ -1,0 +1,54 @@
+"""Configs: presets load, YAML over defaults, --set over YAML, clear errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.config import ConfigError, ExperimentConfig, digest, load_config, to_dict
+
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+
+
+def test_presets_load():
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    assert tiny.name == "tiny" and len(tiny.seeds) >= 3 and tiny.student.is_tiny and tiny.teacher.kind == "model"
+    assert tiny.teacher.model.hidden_size > tiny.student.hidden_size  # the teacher is bigger
+    smol = load_config(CONFIGS / "smol.yaml")
+    assert smol.student.source == "smollm2" and smol.teacher.kind == "oracle"
+
+
+def test_overrides_beat_yaml_and_nested_sections_merge():
+    cfg = load_config(CONFIGS / "tiny.yaml", ["sft.learning_rate=1e-4", "seeds=[4,5,6]", "teacher.model.hidden_size=64"])
+    assert cfg.sft.learning_rate == 1e-4 and cfg.seeds == (4, 5, 6)
+    assert cfg.teacher.model.hidden_size == 64 and cfg.teacher.model.num_hidden_layers == 4  # rest from YAML
+    assert cfg.sft.batch_size == 16  # untouched keys keep the YAML value
+
+
+def test_unknown_keys_suggest_the_closest(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'sft.learning_rat'; did you mean 'learning_rate'"):
+        load_config(None, ["sft.learning_rat=1"])
+    with pytest.raises(ConfigError, match=r"eval.bootstrap: expected int"):
+        load_config(None, ["eval.bootstrap=many"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nseeds: [0, 1\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: invalid YAML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="arms"):
+        load_config(None, ["arms=[dpo_mixed]"])
+    with pytest.raises(ConfigError, match="teacher.kind"):
+        load_config(None, ["teacher.kind=human"])
+    with pytest.raises(ConfigError, match="KEY=VALUE|section.key=value"):
+        load_config(None, ["sft"])
+
+
+def test_digest_is_stable_and_sensitive():
+    a, b = ExperimentConfig(), ExperimentConfig()
+    assert digest("x", a.sft) == digest("x", b.sft)
+    changed = load_config(None, ["sft.epochs=9"])
+    assert digest("x", changed.sft) != digest("x", a.sft)
+    assert digest("x", changed.dpo) == digest("x", a.dpo)
+    assert to_dict(a)["sft"]["epochs"] == a.sft.epochs
