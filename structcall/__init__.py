@@ -12,6 +12,7 @@ from .tools import ToolSpec
 __version__ = "0.1.0"
 
 __all__ = [
+    "generate",
     "compile_tools",
     "parse_calls",
     "ToolSpec",
@@ -21,3 +22,12 @@ __all__ = [
     "SchemaError",
     "UnsupportedSchemaError",
 ]
+
+
+def __getattr__(name: str):
+    # `generate` needs torch and transformers (the `hf` extra); import them only when asked
+    if name == "generate":
+        from .decoding import generate
+
+        return generate
+    raise AttributeError(f"module 'structcall' has no attribute {name!r}")
