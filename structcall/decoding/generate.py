@@ -355,8 +355,8 @@ def generate_batch(
 
     Each request is a message list (or a user string) using the shared ``tools`` and
     options, or a dict ``{"messages": ..., "tools": ..., "tool_choice": ...,
-    "parallel_tool_calls": ...}`` whose keys override them for that request (the shape of
-    a dataset row with a ``tools`` column). Requests are sorted by prompt length into
+    "parallel_tool_calls": ..., "format": ...}`` whose keys override them for that request
+    (the shape of a dataset row with a ``tools`` column). Requests are sorted by prompt length into
     batches of ``batch_size``; request ``i`` samples with ``seed + i``, so its result does
     not depend on which batch it lands in. No retries: invalid outputs come back with
     ``errors``. Other arguments as in :func:`generate`.
@@ -366,13 +366,14 @@ def generate_batch(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     jobs: list[_Job] = []
     for i, req in enumerate(requests):
-        opts = {"tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls}
+        opts = {"tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
+                "format": format}
         if isinstance(req, dict):
             unknown = set(req) - {"messages", *opts}
             if "messages" not in req or unknown:
                 raise ValueError(
                     f"requests[{i}] must be a message list or a dict with 'messages' and optional "
-                    f"'tools', 'tool_choice', 'parallel_tool_calls'; got keys {sorted(req)}"
+                    f"'tools', 'tool_choice', 'parallel_tool_calls', 'format'; got keys {sorted(req)}"
                 )
             opts.update({k: v for k, v in req.items() if k != "messages"})
             messages = req["messages"]
@@ -380,7 +381,7 @@ def generate_batch(
             messages = req
         if opts["tools"] is None:
             raise ValueError(f"requests[{i}] has no tools: pass tools= or a 'tools' key")
-        jobs.append(_job(tokenizer, messages, opts["tools"], format=format,
+        jobs.append(_job(tokenizer, messages, opts["tools"], format=opts["format"],
                          tool_choice=opts["tool_choice"], parallel_tool_calls=opts["parallel_tool_calls"],
                          max_calls=max_calls, strict=strict, allow_think=allow_think, limits=limits, lenient=lenient))
     order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].prompt_ids))
