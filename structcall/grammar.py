@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 MAX_UNICODE = 0x10FFFF
+SURROGATES = (0xD800, 0xDFFF)
 
 
 # --------------------------------------------------------------------------------------- nodes
@@ -69,7 +70,21 @@ class Chars(Node):
 
     @staticmethod
     def of(ranges, negated: bool = False) -> "Chars":
-        rs = sorted((int(a), int(b)) for a, b in ranges)
+        """Normalised class. Surrogate code points (U+D800-U+DFFF) are never in a class: they
+        are not characters and have no UTF-8 encoding."""
+        rs = []
+        for a, b in ranges:
+            a, b = int(a), int(b)
+            if negated:
+                rs.append((a, b))
+                continue
+            if a < SURROGATES[0]:
+                rs.append((a, min(b, SURROGATES[0] - 1)))
+            if b > SURROGATES[1]:
+                rs.append((max(a, SURROGATES[1] + 1), b))
+        if negated:
+            rs.append(SURROGATES)
+        rs.sort()
         merged: list[list[int]] = []
         for a, b in rs:
             if merged and a <= merged[-1][1] + 1:
@@ -240,6 +255,8 @@ def _re_char(c: str, in_class: bool = False) -> str:
         return "\\r"
     if o < 0x20 or o == 0x7F:
         return f"\\x{o:02x}"
+    if SURROGATES[0] <= o <= SURROGATES[1]:
+        return f"\\u{o:04x}"
     if c in _REGEX_META or (in_class and c in "]^"):
         return "\\" + c
     if c == " ":
@@ -247,12 +264,17 @@ def _re_char(c: str, in_class: bool = False) -> str:
     return c
 
 
-def _re_class(ch: Chars) -> str:
+def _re_class(ch: Chars, dialect: str = "python") -> str:
     # Render from positive ranges when that is shorter; keep negation otherwise.
     if ch.negated:
         body, neg = ch.ranges, "^"
     else:
         body, neg = ch.ranges, ""
+    if dialect == "rust":
+        # Rust regexes match characters, which never include surrogates: leave them out
+        body = tuple(r for r in body if not (r[0] >= SURROGATES[0] and r[1] <= SURROGATES[1]))
+        body = tuple((a, SURROGATES[0] - 1) if a < SURROGATES[0] <= b <= SURROGATES[1] else
+                     (SURROGATES[1] + 1, b) if SURROGATES[0] <= a <= SURROGATES[1] < b else (a, b) for a, b in body)
     parts = []
     for a, b in body:
         if a == b:
@@ -394,7 +416,7 @@ class _RegexRenderer:
         if isinstance(node, Lit):
             return "".join(_re_char(c) for c in node.text)
         if isinstance(node, Chars):
-            return _re_class(node)
+            return _re_class(node, self.dialect)
         if isinstance(node, Seq):
             return "".join(self._atom(i, in_seq=True) for i in node.items)
         if isinstance(node, Alt):
@@ -631,6 +653,8 @@ def to_llguidance(g: Grammar) -> str:
 # ------------------------------------------------------------------------------------- GBNF
 def _gbnf_char(c: str, in_class: bool) -> str:
     o = ord(c)
+    if SURROGATES[0] <= o <= SURROGATES[1]:
+        return f"\\u{o:04X}"
     if c == "\n":
         return "\\n"
     if c == "\t":

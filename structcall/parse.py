@@ -71,8 +71,18 @@ class ToolCall:
         return {
             "id": self.id,
             "type": "function",
-            "function": {"name": name, "arguments": json.dumps(self.arguments, ensure_ascii=False)},
+            "function": {"name": name, "arguments": _dumps_utf8(self.arguments)},
         }
+
+
+def _dumps_utf8(value) -> str:
+    """JSON text that is valid UTF-8: lone surrogates (from ``\\udxxx`` escapes) stay escaped."""
+    s = json.dumps(value, ensure_ascii=False)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = json.dumps(value, ensure_ascii=True)
+    return s
 
 
 @dataclass
@@ -268,29 +278,53 @@ def _extract_mistral(text: str, fmt, lenient: bool, repairs: list[str]):
     return content, items
 
 
-_HERMES_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+_OPEN, _CLOSE = "<tool_call>", "</tool_call>"
+_WS = " \t\r\n"
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WS:
+        i += 1
+    return i
 
 
 def _extract_hermes(text: str, fmt, lenient: bool, repairs: list[str]):
-    first = text.find("<tool_call>")
+    first = text.find(_OPEN)
     if first < 0:
         return text, []
     content = text[:first]
-    pos, items = first, []
+    pos, items, dec = first, [], json.JSONDecoder()
     while True:
-        m = _HERMES_BLOCK.match(text, pos)
-        if m is None:
-            rest = text[pos:]
-            if rest.startswith("<tool_call>") and lenient:
+        i = len(items)
+        body = pos + len(_OPEN)
+        # Decode the JSON first and look for the closing tag after it, so that a string
+        # argument containing "</tool_call>" does not cut the block.
+        try:
+            val, end = dec.raw_decode(text, _skip_ws(text, body))
+        except (json.JSONDecodeError, RecursionError):
+            val = end = None
+        if val is not None and text.startswith(_CLOSE, _skip_ws(text, end)):
+            items.append(val)
+            pos = _skip_ws(text, end) + len(_CLOSE)
+        else:
+            close = text.find(_CLOSE, body if end is None else end)
+            if close < 0:
+                if not lenient:
+                    if val is None:
+                        _load_json(text[body:].strip(), False, repairs, f"/{i}")  # the JSON error, if any
+                    raise ToolCallError("parse", f"/{i}", "a <tool_call> block is not closed with </tool_call>")
                 repairs.append("closed an unclosed <tool_call> block")
-                items.append(_load_json(rest[len("<tool_call>"):].strip(), lenient, repairs, f"/{len(items)}"))
+                items.append(val if val is not None else _load_json(text[body:].strip(), lenient, repairs, f"/{i}"))
                 break
-            if rest.startswith("<tool_call>"):
-                raise ToolCallError("parse", f"/{len(items)}", "a <tool_call> block is not closed with </tool_call>")
-            raise ToolCallError("parse", f"/{len(items)}", "internal: no block")
-        items.append(_load_json(m.group(1).strip(), lenient, repairs, f"/{len(items)}"))
-        pos = m.end()
-        nxt = text.find("<tool_call>", pos)
+            if val is not None:  # valid JSON, then something before the closing tag
+                if not lenient:
+                    raise ToolCallError("parse", f"/{i}", f"unexpected text after the call, before </tool_call>: {_short(text[end:close].strip(), 40)}")
+                repairs.append("dropped text after the call")
+                items.append(val)
+            else:
+                items.append(_load_json(text[body:close].strip(), lenient, repairs, f"/{i}"))
+            pos = close + len(_CLOSE)
+        nxt = text.find(_OPEN, pos)
         between = text[pos: nxt if nxt >= 0 else len(text)]
         if between.strip():
             if not lenient:

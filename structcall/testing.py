@@ -173,7 +173,7 @@ def llguidance_accepts(grammar, text: str) -> bool:
 def _xgr_byte_compiler():
     import xgrammar as xgr
 
-    vocab = [bytes([i]).decode("latin-1") for i in range(256)] + ["<eos>"]
+    vocab = [bytes([i]) for i in range(256)] + [b"<eos>"]
     info = xgr.TokenizerInfo(vocab, vocab_type=xgr.VocabType.RAW, stop_token_ids=[256])
     return xgr.GrammarCompiler(info)
 

@@ -192,6 +192,23 @@ def test_strings_escapes_and_control_characters():
     ])
 
 
+def test_no_surrogates_in_any_dialect():
+    """Encoded surrogates (bytes ED A0 80 ...) are invalid UTF-8: no dialect may admit them raw."""
+    import llguidance
+    import xgrammar as xgr
+
+    from structcall.testing import _xgr_byte_compiler, byte_tokenizer
+
+    g = args_grammar({"s": {"type": "string"}}, ["s"])
+    prefix = b'{"name": "f", "arguments": {"s": "'
+    xm = xgr.GrammarMatcher(_xgr_byte_compiler().compile_grammar(g.gbnf()))
+    lm = llguidance.LLMatcher(byte_tokenizer(), g.llguidance(), log_level=0)
+    for accept in (xm.accept_token, lm.consume_token):
+        assert all(accept(b) for b in prefix)
+        assert not all(accept(b) for b in (0xED, 0xA0, 0x80))  # U+D800 encoded: rejected
+    assert "\\ud800" in g.lark() and "\\uD800" in g.gbnf()
+
+
 def test_enum_const_and_big_enum():
     values = [f"v{i:03d}" for i in range(300)]
     g = args_grammar({"e": {"enum": values}, "c": {"const": 3}, "m": {"enum": [1, "1", None, [1, 2], {"a": True}]}}, ["e"])

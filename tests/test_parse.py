@@ -95,6 +95,22 @@ def test_hermes_envelope_errors():
     assert "dropped text after the call" in c.repairs
 
 
+def test_hermes_closing_tag_inside_a_string_argument():
+    args = {"to": "a@b.co", "body": "write </tool_call> literally, then <tool_call> too"}
+    text = render_calls([("send_email", args)], "hermes", tools=TOOLS)
+    g = compile_tools(TOOLS, format="hermes")
+    assert g.accepts(text)
+    (c,) = parse_calls(text, g)
+    assert c.arguments == args
+
+
+def test_lone_surrogates_stay_valid_utf8():
+    (c,) = parse_calls('{"name": "send_email", "arguments": {"to": "a@b.co", "body": "\\udaf3"}}', TOOLS, format="json")
+    out = c.to_openai()["function"]["arguments"]
+    out.encode("utf-8")
+    assert json.loads(out) == c.arguments
+
+
 def test_pythonic_is_never_evaluated():
     for text in ['[get_weather(city=__import__("os").system("echo pwned"))]', '[get_weather(city="a" + "b")]', "[get_weather(city=open('/etc/passwd').read())]"]:
         assert err(text, "pythonic").kind == "parse"
