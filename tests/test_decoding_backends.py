@@ -240,3 +240,27 @@ def test_xgrammar_takes_recursive_grammar(tiny_tokenizer):
     deep = render_calls([("make_tree", {"root": {"label": "a", "children": [{"label": "b"}]}})], "json", tools=RECURSIVE)
     m = _backend("xgrammar", tiny_tokenizer).matchers(g, 1)[0]
     assert _runs(m, tiny_tokenizer, deep)
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_free_text_stays_valid_utf8(backend, tiny_tokenizer, info):
+    """Byte-level tokens can spell invalid UTF-8; no backend may let them through. (xgrammar
+    0.2.8 on its own accepts UTF-16 surrogates, ED A0..BF, in free text.)"""
+    be = _backend(backend, tiny_tokenizer)
+    g = compile_tools(TOOLS, format="hermes", tool_choice="none", **SMALL)
+    byte = {piece: t for t, piece in enumerate(info.token_bytes) if len(piece) == 1}
+    m = be.matchers(g, 1)[0]
+    for bad in (b"\xed\xa0\x80", b"\xc0\x80", b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xff", b"a\x80"):
+        m.reset()
+        ids = [byte[bytes([b])] for b in bad]
+        assert m.consume(ids) < len(ids), bad
+    m.reset()
+    assert m.consume([byte[b"\xed"]]) == 1  # a lead byte is fine ...
+    row = np.zeros((info.vocab_size + 31) // 32, dtype=np.int32)
+    m.fill_bitmask(row)
+    allowed = np.unpackbits(row.view(np.uint8), bitorder="little")[: info.vocab_size].astype(bool)
+    assert allowed[byte[b"\x9f"]] and not allowed[byte[b"\xa0"]] and not allowed[byte[b"\xbf"]]  # ... not a surrogate
+    ok = "한".encode()  # U+D55C: ED 95 9C
+    m.reset()
+    assert m.consume([byte[bytes([b])] for b in ok]) == 3 and m.is_accepting()
+    be.release(g, [m])

@@ -282,3 +282,21 @@ def test_think_block_before_the_call(tiny_model, tiny_tokenizer):
     r = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", allow_think=True,
                  temperature=1.0, seed=2, max_new_tokens=200, **SMALL)
     assert r.ok and r.tool_calls
+
+
+def test_output_cut_inside_a_character_is_not_an_encoding_error(tiny_tokenizer, tiny_model):
+    from structcall.decoding.generate import _job, _result
+    from structcall.decoding.loop import DecodeStats, Sequence
+    from structcall.decoding.vocab import stop_token_ids, tokenizer_info
+
+    info = tokenizer_info(tiny_tokenizer, stop_token_ids(tiny_tokenizer, tiny_model))
+    byte_token = {b: i for i, b in enumerate(info.token_bytes)}
+    job = _job(tiny_tokenizer, ASK, TOOLS, format="hermes", tool_choice="auto", parallel_tool_calls=True,
+               max_calls=None, strict=False, allow_think=False, limits=None, lenient=False)
+    ids = tiny_tokenizer.encode("caf", add_special_tokens=False) + [byte_token["é".encode()[:1]]]
+    cut = _result(job, Sequence([1], token_ids=ids, finish="length"), info, backend="llguidance",
+                  stats=DecodeStats(), compile_s=0.0)
+    assert cut.text == "caf" and cut.ok and cut.finish_reason == "length"
+    ended = _result(job, Sequence([1], token_ids=ids, finish="eos"), info, backend=None,
+                    stats=DecodeStats(), compile_s=0.0)
+    assert ended.error_kinds == ["parse"] and "not valid UTF-8" in ended.errors[0].message

@@ -174,8 +174,11 @@ def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | Non
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        text = raw.decode("utf-8", errors="replace")
-        errors.append(ToolCallError("parse", "", f"the output is not valid UTF-8 ({exc.reason} at byte {exc.start})", text=text))
+        if seq.finish == "length" and exc.reason == "unexpected end of data":
+            text = raw[: exc.start].decode("utf-8", errors="replace")  # cut inside a character
+        else:
+            text = raw.decode("utf-8", errors="replace")
+            errors.append(ToolCallError("parse", "", f"the output is not valid UTF-8 ({exc.reason} at byte {exc.start})", text=text))
     content: str | None = text
     if not errors:
         try:
