@@ -1,0 +1,1 @@
+"""Benchmarks: structcall side by side with unconstrained generation and outlines (``python -m benchmarks.run``)."""
