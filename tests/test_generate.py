@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -45,7 +46,9 @@ def _requests(n):
     return [[{"role": "user", "content": ASK}]] * n
 
 
-@pytest.mark.parametrize("backend", ["llguidance", "outlines"])
+@pytest.mark.parametrize("backend", ["llguidance", "outlines", pytest.param("xgrammar", marks=pytest.mark.skipif(
+    importlib.util.find_spec("xgrammar") is None,
+    reason="xgrammar not installed: pip install --no-deps xgrammar apache-tvm-ffi (CI installs it)"))])
 @pytest.mark.parametrize("fmt", ["hermes", "json", "pythonic", "mistral"])
 def test_sampled_constrained_outputs_are_valid_and_honour_options(backend, fmt, tiny_model, tiny_tokenizer):
     for choice in ("auto", "required", "none", "add"):
