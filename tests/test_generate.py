@@ -303,3 +303,10 @@ def test_output_cut_inside_a_character_is_not_an_encoding_error(tiny_tokenizer, 
     ended = _result(job, Sequence([1], token_ids=ids, finish="eos"), info, backend=None,
                     stats=DecodeStats(), compile_s=0.0)
     assert ended.error_kinds == ["parse"] and "not valid UTF-8" in ended.errors[0].message
+
+
+def test_plain_chat_without_tools(tiny_model, tiny_plain_tokenizer):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}]
+    r = generate(tiny_model, tiny_plain_tokenizer, messages, [], tool_choice="none", max_new_tokens=8)
+    assert r.prompt == tiny_plain_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert r.ok and r.tool_calls == [] and "<tool_call>" not in r.text

@@ -131,14 +131,15 @@ def _hf_messages(messages: list[dict]) -> list[dict]:
     return out
 
 
-def _plain_messages(messages: list[dict], grammar: Any, system: str) -> list[dict]:
-    """Tool traffic rewritten as plain turns, with the tool prompt in the system message."""
+def _plain_messages(messages: list[dict], grammar: Any, tool_prompt: str | None) -> list[dict]:
+    """Tool traffic rewritten as plain turns; ``tool_prompt`` appended to the system message."""
     out: list[dict] = []
     rest = list(messages)
-    if rest and rest[0].get("role") == "system":
-        first = rest.pop(0)
-        system = f"{first.get('content') or ''}\n\n{system}"
-    out.append({"role": "system", "content": system})
+    if tool_prompt is not None:
+        system = tool_prompt
+        if rest and rest[0].get("role") == "system":
+            system = f"{rest.pop(0).get('content') or ''}\n\n{tool_prompt}"
+        out.append({"role": "system", "content": system})
     for m in rest:
         role = m.get("role")
         content = m.get("content") or ""
@@ -192,9 +193,5 @@ def render_prompt(tokenizer: Any, messages: list[dict] | str, grammar: Any) -> s
             _hf_messages(messages), tools=[s.to_openai() for s in grammar.specs],
             tokenize=False, add_generation_prompt=True,
         )
-    if grammar.specs:
-        plain = _plain_messages(messages, grammar, tool_system_prompt(grammar))
-    else:
-        plain = _plain_messages(messages, grammar, "")[1:] if messages[0].get("role") != "system" else \
-            _plain_messages(messages[1:], grammar, messages[0].get("content") or "")
+    plain = _plain_messages(messages, grammar, tool_system_prompt(grammar) if grammar.specs else None)
     return tokenizer.apply_chat_template(plain, tokenize=False, add_generation_prompt=True)
