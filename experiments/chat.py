@@ -4,8 +4,10 @@ Every student and teacher tokenizer gets this template, so TRL (which calls
 ``apply_chat_template(messages, tools=...)``) and ``structcall.generate`` (which uses a
 tokenizer's template when it renders ``tools=``) see the same prompt, byte for byte.
 
-* the system turn holds the system message, then one compact JSON line per tool (the
-  ``function`` object only) inside ``<tools>``;
+* the system turn holds the system message, then one compact signature line per tool inside
+  ``<tools>``: ``name(arg: type, optional?: "a"|"b") - description`` (enums as JSON literals,
+  ``date``/``email`` formats by name, arrays as ``type[]``). The JSON schemas cost a third more
+  tokens; the grammar, not the prompt, enforces every constraint under constrained decoding;
 * assistant ``tool_calls`` render exactly as :func:`experiments.tasks.render_calls` writes a
   target: ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks joined by
   ``\\n`` (arguments given as a JSON string are inserted verbatim);
@@ -24,11 +26,23 @@ CHAT_TEMPLATE = (
     "{%- else %}{%- set sys = 'You are a helpful assistant.' %}{%- endif %}"
     "{{- '<|im_start|>system\\n' + sys }}"
     "{%- if tools %}"
-    "{{- '\\nCall tools as <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call>, "
-    "or reply in plain text if no tool fits.\\n<tools>' }}"
+    "{{- '\\nCall tools as <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call>, or reply in plain text if no tool fits.\\n<tools>' }}"
     "{%- for tool in tools %}"
     "{%- if tool['function'] is defined %}{%- set tool = tool['function'] %}{%- endif %}"
-    "{{- '\\n' }}{{- tool | tojson }}"
+    "{%- set params = tool['parameters'] if tool['parameters'] is defined else {} %}"
+    "{%- set props = params['properties'] if params['properties'] is defined else {} %}"
+    "{%- set required = params['required'] if params['required'] is defined else [] %}"
+    "{{- '\\n' + tool['name'] + '(' }}"
+    "{%- for name, p in props.items() %}"
+    "{%- if not loop.first %}{{- ', ' }}{%- endif %}"
+    "{{- name }}{%- if name not in required %}{{- '?' }}{%- endif %}{{- ': ' }}"
+    "{%- if p['enum'] is defined %}{{- p['enum'] | map('tojson') | join('|') }}"
+    "{%- elif p['type'] is defined and p['type'] == 'array' and p['items'] is defined and p['items']['type'] is defined %}{{- p['items']['type'] + '[]' }}"
+    "{%- elif p['format'] is defined %}{{- p['format'] }}"
+    "{%- elif p['type'] is defined %}{{- p['type'] if p['type'] is string else p['type'] | join('|') }}"
+    "{%- else %}{{- 'any' }}{%- endif %}"
+    "{%- endfor %}"
+    "{{- ')' }}{%- if tool['description'] is defined and tool['description'] %}{{- ' - ' + tool['description'] }}{%- endif %}"
     "{%- endfor %}"
     "{{- '\\n</tools>' }}"
     "{%- endif %}"

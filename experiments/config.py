@@ -31,8 +31,10 @@ class ConfigError(ValueError):
 class ModelSpec:
     """A student or teacher model.
 
-    source: "tiny" builds a Llama from the fields below (with the task tokenizer); anything else is
-        loaded with its own tokenizer: a Hugging Face id or folder, a .gguf file, or "smollm2".
+    source: "tiny" builds a Llama from the fields below (with the task tokenizer); for the teacher,
+        "student-base" starts from the tiny student's pretrained base (a longer-trained teacher);
+        anything else is loaded with its own tokenizer: a Hugging Face id or folder, a .gguf file,
+        or "smollm2".
     hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads, intermediate_size:
         the tiny Llama's shape (ignored for loaded models).
     seed: initial weights of the tiny model.
@@ -48,7 +50,8 @@ class ModelSpec:
 
     @property
     def is_tiny(self) -> bool:
-        return self.source == "tiny"
+        """Trained here (built from this config, or from the tiny student's base)."""
+        return self.source in ("tiny", "student-base")
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,10 @@ class ExperimentConfig:
             raise ConfigError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
         if self.teacher.kind not in ("model", "oracle"):
             raise ConfigError(f"teacher.kind must be 'model' or 'oracle', got {self.teacher.kind!r}")
+        if self.teacher.model.source == "student-base" and not self.student.source == "tiny":
+            raise ConfigError("teacher.model.source 'student-base' needs a tiny student (student.source: tiny)")
+        if self.student.source == "student-base":
+            raise ConfigError("student.source cannot be 'student-base'")
         if self.pretrain_on not in ("prompts", "conversations"):
             raise ConfigError(f"pretrain_on must be 'prompts' or 'conversations', got {self.pretrain_on!r}")
         if self.eval.backend not in ("llguidance", "outlines", "xgrammar"):

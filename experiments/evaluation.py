@@ -2,7 +2,7 @@
 settings, through ``structcall.generate_batch``; per-item rows and per-subtask metrics.
 
 A per-item row: ``{"model", "arm", "seed", "regime", "item", "subtask", "text", "finish_reason",
-"completion_tokens", "forced_tokens", "format_valid", "ast", "exec", "label", "category",
+"completion_tokens", "forced_tokens", "format_valid", "ast", "exec", "names", "label", "category",
 "detail"}``. ``free`` is ``constrained=False`` (the same model, prompt and sampling, no mask;
 output parsed and validated afterwards), ``constrained`` masks with the tools' grammar
 (``tool_choice="auto"``, parallel calls allowed), so the only difference is the mask.
@@ -54,6 +54,7 @@ def evaluate_model(model: Any, tokenizer: Any, examples: list[dict], *, regime: 
                          "text": r.text, "finish_reason": r.finish_reason,
                          "completion_tokens": r.completion_tokens, "forced_tokens": r.forced_tokens,
                          "format_valid": v.format_valid, "ast": v.ast_correct, "exec": v.exec_correct,
+                         "names": v.names_correct,
                          "label": v.label, "category": v.category, "detail": v.detail})
     return rows
 
@@ -71,6 +72,7 @@ def _summary(rows: list[dict]) -> dict:
         "format_validity": _mean([r["format_valid"] for r in rows]),
         "ast_accuracy": _mean([r["ast"] for r in rows]),
         "exec_accuracy": _mean([r["exec"] for r in rows]),
+        "name_accuracy": _mean([r.get("names") for r in rows]),
         "accuracy_when_valid": _mean([r["ast"] for r in valid]),
         "taxonomy": {label: labels.get(label, 0) for label in LABELS},
         "format_failures": sum(1 for r in rows if r["category"] == "format"),

@@ -134,7 +134,8 @@ class Run:
         c = self.cfg
         teacher_spec = c.teacher.model if c.teacher.kind == "model" else None
         key = self.keys["base"] = digest("base", self.keys["tasks"], c.student, c.tokenizer_vocab_size, c.pretrain,
-                                         teacher_spec, c.teacher.pretrain if teacher_spec else None)
+                                         c.pretrain_on, teacher_spec,
+                                         c.teacher.pretrain if teacher_spec and teacher_spec.source == "tiny" else None)
         out = self.dir / "base"
         cached = self._done(out, key)
         if not cached:

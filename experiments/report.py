@@ -71,7 +71,7 @@ def summarize(rows: list[dict], seeds: list[int], arms: list[str], *, n_boot: in
                                             for s in sorted({r["seed"] for r in sel})}
     groups = {"overall": items, **{st: [i for i in items if subtask_of[i] == st] for st in SUBTASKS}}
     groups = {k: v for k, v in groups.items() if v}
-    for metric in ("ast", "exec"):
+    for metric in ("ast", "exec", "names"):
         y = {(arm, regime): {g: matrix(rows, arm, regime, its, seeds, metric) for g, its in groups.items()}
              for arm in present for regime in ("free", "constrained")}
         att = {}
@@ -110,13 +110,13 @@ def _ci(cell: dict, pct: bool = True) -> str:
 
 def summary_table(summary: dict) -> str:
     """The four-regime table (overall), as Markdown."""
-    lines = ["| student | regime | format-valid % | AST acc % | exec acc % | acc when valid % | format fails | semantic fails |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| student | regime | format-valid % | AST acc % | exec acc % | acc when valid % | name acc % | format fails | semantic fails |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for arm, per in summary["metrics"].items():
         for regime in ("free", "constrained"):
             o = per[regime]["overall"]
             lines.append(f"| {ARM_TITLES.get(arm, arm)} | {regime} | {_pct(o['format_validity'])} | {_pct(o['ast_accuracy'])} | "
-                         f"{_pct(o['exec_accuracy'])} | {_pct(o['accuracy_when_valid'])} | {o['format_failures']} | "
+                         f"{_pct(o['exec_accuracy'])} | {_pct(o['accuracy_when_valid'])} | {_pct(o['name_accuracy'])} | {o['format_failures']} | "
                          f"{o['semantic_failures']} |")
     return "\n".join(lines)
 
@@ -261,7 +261,13 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
     if head:
         lines += [f"**Headline (DPO mixed vs SFT, overall)**: {head['note']}.", ""]
     for comp, per in att.items():
-        lines += [f"### {comp}", "", _attribution_table(per), ""]
+        lines += [f"### {comp} (AST accuracy)", "", _attribution_table(per), ""]
+    for metric, title in (("names", "function-name accuracy (the right functions, values aside)"),
+                          ("exec", "execution accuracy")):
+        other = summary["attribution"][metric].get("dpo_mixed_vs_sft")
+        if other:
+            lines += [f"### dpo_mixed_vs_sft on {title}", "", f"Overall: {other['overall']['note']}.", "",
+                      _attribution_table(other), ""]
     lines += ["## Accuracy on items where both students are format-valid", "",
               "| comparison | regime | items | baseline acc % | treatment acc % |", "|---|---|---|---|---|"]
     for comp, per in summary["both_valid"].items():

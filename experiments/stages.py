@@ -47,6 +47,10 @@ def build_bases(run: Any, splits: dict[str, list[dict]], out: Path) -> None:
     for role, spec, settings in (("student", c.student, c.pretrain), ("teacher", c.teacher.model, c.teacher.pretrain)):
         if role == "teacher" and c.teacher.kind != "model":
             continue
+        if spec.source == "student-base":
+            bases[role] = bases["student"]
+            run.log("base: the teacher starts from the student's pretrained base and is trained longer")
+            continue
         if not spec.is_tiny:
             bases[role] = spec.source
             run.log(f"base: {role} is the pretrained model {spec.source!r} (no pretraining stage)")

@@ -67,6 +67,9 @@ class Verdict:
     ast_correct: BFCL AST match (for text items: the right kind of answer, with its facts).
     exec_correct: executing the calls gives the gold results (None where tools cannot run).
     label: taxonomy label of the failure (None when correct); category: "format"/"semantic".
+    names_correct: the right decision and the right functions, values aside (Granite's function-name
+        detection): a valid output calling exactly the gold tool names (as a multiset), or an
+        explicit text reply where no call is due.
     """
 
     format_valid: bool
@@ -77,6 +80,7 @@ class Verdict:
     detail: str = ""
     kind: str = "invalid"             # "calls" | "text" | "invalid"
     calls: list[dict] = field(default_factory=list)
+    names_correct: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -272,13 +276,16 @@ def verify(response: str, example: dict, *, truncated: bool = False, execute: bo
         if expect == "answer":
             missing = [f for f in example.get("facts", []) if not _has_fact(response, f)]
             if missing:
-                return _fail("wrong_value", f"answer misses {missing}", kind="text", execute=execute)
-        return Verdict(True, True, True if execute else None, None, None, kind="text")
+                v = _fail("wrong_value", f"answer misses {missing}", kind="text", execute=execute)
+                v.names_correct = True
+                return v
+        return Verdict(True, True, True if execute else None, None, None, kind="text", names_correct=True)
 
     if expect != "call":
         return _fail("wrong_abstention", f"called {[c[0] for c in calls]} where a text reply was due",
                      kind="calls", calls=call_dicts, execute=execute)
     ok, label, detail = ast_match(calls, example["ground_truth"], schemas)
+    names_ok = sorted(c[0] for c in calls) == sorted(next(iter(t)) for t in example["ground_truth"])
     exec_ok: bool | None = None
     if execute and example.get("gold_calls") is not None:
         gold = [execute_call(c["name"], c["arguments"]) for c in example["gold_calls"]]
@@ -286,6 +293,8 @@ def verify(response: str, example: dict, *, truncated: bool = False, execute: bo
         exec_ok = (all(not (isinstance(g, dict) and "error" in g) for g in gold)
                    and sorted(map(_canon, got)) == sorted(map(_canon, gold)))
     if ok:
-        return Verdict(True, True, exec_ok, None, None, kind="calls", calls=call_dicts)
-    return Verdict(format_valid=label not in FORMAT_LABELS, ast_correct=False, exec_correct=exec_ok, label=label,
-                   category=category_of(label), detail=detail, kind="calls", calls=call_dicts)
+        return Verdict(True, True, exec_ok, None, None, kind="calls", calls=call_dicts, names_correct=True)
+    valid = label not in FORMAT_LABELS
+    return Verdict(format_valid=valid, ast_correct=False, exec_correct=exec_ok, label=label,
+                   category=category_of(label), detail=detail, kind="calls", calls=call_dicts,
+                   names_correct=valid and names_ok)

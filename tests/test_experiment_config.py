@@ -14,16 +14,16 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 def test_presets_load():
     tiny = load_config(CONFIGS / "tiny.yaml")
     assert tiny.name == "tiny" and len(tiny.seeds) >= 3 and tiny.student.is_tiny and tiny.teacher.kind == "model"
-    assert tiny.teacher.model.hidden_size > tiny.student.hidden_size  # the teacher is bigger
+    assert tiny.teacher.model.source == "student-base" and tiny.teacher.sft.epochs > 0  # longer-trained teacher
     smol = load_config(CONFIGS / "smol.yaml")
     assert smol.student.source == "smollm2" and smol.teacher.kind == "oracle"
 
 
 def test_overrides_beat_yaml_and_nested_sections_merge():
-    cfg = load_config(CONFIGS / "tiny.yaml", ["sft.learning_rate=1e-4", "seeds=[4,5,6]", "teacher.model.hidden_size=64"])
+    cfg = load_config(CONFIGS / "tiny.yaml", ["sft.learning_rate=1e-4", "seeds=[4,5,6]", "teacher.sft.epochs=7"])
     assert cfg.sft.learning_rate == 1e-4 and cfg.seeds == (4, 5, 6)
-    assert cfg.teacher.model.hidden_size == 64 and cfg.teacher.model.num_hidden_layers == 4  # rest from YAML
-    assert cfg.sft.batch_size == 16  # untouched keys keep the YAML value
+    assert cfg.teacher.sft.epochs == 7 and cfg.teacher.sft.batch_size == 8  # rest of the section from YAML
+    assert cfg.sft.batch_size == 4  # untouched keys keep the YAML value
 
 
 def test_unknown_keys_suggest_the_closest(tmp_path):
@@ -41,6 +41,8 @@ def test_unknown_keys_suggest_the_closest(tmp_path):
         load_config(None, ["arms=[dpo_mixed]"])
     with pytest.raises(ConfigError, match="teacher.kind"):
         load_config(None, ["teacher.kind=human"])
+    with pytest.raises(ConfigError, match="student-base"):
+        load_config(CONFIGS / "smol.yaml", ["teacher.kind=model", "teacher.model.source=student-base"])
     with pytest.raises(ConfigError, match="KEY=VALUE|section.key=value"):
         load_config(None, ["sft"])
 

@@ -181,3 +181,14 @@ def test_labels_partition_into_format_and_semantic():
 
 def test_verdict_is_json_serialisable():
     json.dumps(verify(text(call("get_weather", city="Paris")), WEATHER).as_dict())
+
+
+def test_name_accuracy_separates_choosing_the_function_from_filling_it():
+    assert verify(text(call("get_weather", city="Rome")), WEATHER).names_correct  # right function, wrong value
+    assert not verify(text(call("get_forecast", city="Paris", days=2)), WEATHER).names_correct
+    assert not verify('<tool_call>\n{"name": "get_weather", "arguments": {"city": 7}}\n</tool_call>', WEATHER).names_correct
+    assert not verify(text(call("get_weather", city="Paris"), call("get_weather", city="Oslo")), WEATHER).names_correct
+    assert verify(text(*reversed(TWO["gold_calls"])), TWO).names_correct
+    assert verify("No tool fits.", item([], expect="no_call")).names_correct
+    assert verify("It is cold.", item([], expect="answer", facts=["18"])).names_correct  # right decision, wrong fact
+    assert not verify("I cannot.", WEATHER).names_correct
