@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from .errors import Problem, SchemaError
 from .formats import OutputFormat, check_format, load_format, not_opener_text
 from .grammar import Alt, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, seq, to_gbnf, to_lark, to_llguidance, to_regex
-from .schema import Limits, SchemaCompiler, SchemaNote
+from .schema import Limits, SchemaCompiler, SchemaNote, is_identifier
 from .tools import ToolSpec, closest, normalize_tools
 
 __all__ = ["compile_tools", "ToolGrammar", "DEFAULT_MAX_CALLS", "normalize_tool_choice", "cache_info", "clear_cache"]
@@ -124,7 +124,7 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: str, parallel: bool
         for spec in allowed:
             try:
                 if fmt.body == "python":
-                    if not spec.name.isidentifier():
+                    if not is_identifier(spec.name):
                         raise SchemaError([Problem(spec.pointer.rsplit("/parameters", 1)[0] + "/name", f"tool name {spec.name!r} is not a Python identifier, so the pythonic format cannot call it")])
                     node = seq(Lit(spec.name + "("), comp.compile_kwargs(spec.parameters, spec.pointer), Lit(")"))
                 else:

@@ -584,6 +584,23 @@ class _LarkEmitter:
         while i < len(items):
             it = items[i]
             nxt = items[i + 1] if i + 1 < len(items) else None
+            if _ref_free(it):
+                # A maximal run of Ref-free items is ONE terminal: adjacent terminals that can
+                # overlap (a string split into pieces, "[" vs a whole-array regex) defeat greedy
+                # lexers (llguidance; lark's dynamic lexer).
+                j = i
+                while j < len(items) and _ref_free(items[j]):
+                    j += 1
+                # ...but a terminal must not end in an optional part: a greedy lexer would stay
+                # in it where the next terminal should start (", \"regex\"" vs ", \"ext\"").
+                while j > i + 1 and nullable(items[j - 1]):
+                    j -= 1
+                run = items[i:j]
+                s = self.expr(run[0] if len(run) == 1 else Seq(tuple(run)))
+                if s:
+                    out.append(s)
+                i = j
+                continue
             if (
                 self.dialect == "llguidance"
                 and isinstance(it, FreeText)

@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import io
 import json
+import math
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -151,6 +152,16 @@ def _short(v, n: int = 60) -> str:
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
+def _walk(value, path=()):
+    yield path, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, path + (i,))
+
+
 def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, str, str]]:
     """Every error in `args` for `spec`, as ``(kind, pointer, message)``; [] when valid."""
     errs: list[tuple[str, str, str]] = []
@@ -162,20 +173,26 @@ def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, 
     # same rule as the grammar: `"properties": {}` means no arguments; no `properties` key
     # (or an explicit additionalProperties) admits free-form arguments
     extra_ok = addl not in (None, False) or ("properties" not in params and addl is None)
+    required = params.get("required") or []
     for k in args:
-        if k not in props and not extra_ok:
+        if k not in props and k not in required and not extra_ok:
             errs.append(("unknown_argument", f"{base}/arguments{_ptr([k])}", f"unknown argument {k!r} for {spec.name}; expected one of: {', '.join(props) or '(none)'}.{closest(k, props)}"))
-    for k in params.get("required") or []:
+    for k in required:
         if k not in args:
             errs.append(("missing_argument", f"{base}/arguments{_ptr([k])}", f"missing required argument {k!r} for {spec.name}"))
+    for path, v in _walk(args):
+        if isinstance(v, float) and not math.isfinite(v):
+            errs.append(("value", f"{base}/arguments{_ptr(path)}", f"number out of range: {v}"))
+    if errs and any(k == "value" and m.startswith("number out of range") for k, _, m in errs):
+        return errs
     try:
         verrs = sorted(_validator(params).iter_errors(args), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     except Exception as e:  # a schema jsonschema cannot evaluate (e.g. unresolvable reference)
         return errs + [("value", f"{base}/arguments", f"arguments could not be validated: {e}")]
     for e in verrs:
-        if e.validator in ("required", "additionalProperties") and not e.absolute_path:
-            continue
-        kind = "type" if e.validator == "type" else "value"
+        if e.validator in ("required", "additionalProperties") and list(e.schema_path) == [e.validator]:
+            continue  # the root's own required/additionalProperties: reported above, per argument
+        kind = {"type": "type", "required": "missing_argument", "additionalProperties": "unknown_argument"}.get(e.validator, "value")
         msg = e.message if len(e.message) < 200 else e.message[:197] + "..."
         errs.append((kind, f"{base}/arguments{_ptr(e.absolute_path)}", msg))
     if not errs and spec.model is not None:

@@ -246,9 +246,9 @@ def encode_class(cls: Chars, syntax: str) -> Node:
     options: list[Node] = []
     if plain:
         options.append(Chars.of(plain))
-    for ch, enc in (('"', '\\"'), ("\\", "\\\\"), ("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
+    for ch in ['"', "\\"] + [chr(c) for c in range(0x20)]:
         if cls.contains(ch):
-            options.append(Lit(enc))
+            options.append(Lit(json.dumps(ch)[1:-1]))  # the escape json.dumps writes for it
     if not options:
         raise _PatternUnsupported("empty character class")
     return alt(*options)
@@ -379,10 +379,17 @@ class SchemaCompiler:
     def compile_kwargs(self, schema: dict, pointer: str) -> Node:
         """A tool's parameters as Python keyword arguments ``k=v, ...`` (pythonic format)."""
         self._root, self._root_pointer = schema, pointer
+        if "allOf" in schema:
+            schema, ok = _merge_all_of(schema)
+            if not ok:
+                self.note_unenforced(f"{pointer}/allOf", "allOf", "only the mergeable branches are in the grammar; the rest is checked by the validator")
+        for kw in schema:
+            if kw in _VALIDATOR_ONLY or kw in ("anyOf", "oneOf", "minProperties", "maxProperties"):
+                self.note_unenforced(f"{pointer}/{_esc_pointer(kw)}", kw, "not expressible in keyword arguments; checked by the validator after decoding")
         props = schema.get("properties") or {}
-        bad = [k for k in list(props) + list(schema.get("required") or []) if not str(k).isidentifier()]
+        bad = list(dict.fromkeys(k for k in list(props) + list(schema.get("required") or []) if not is_identifier(k)))
         if bad:
-            raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(k)}", f"argument name {k!r} is not a Python identifier, so it cannot be a keyword argument in the pythonic format") for k in bad])
+            raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(k)}", f"argument name {k!r} is not a Python identifier (or is a keyword), so it cannot be a keyword argument in the pythonic format") for k in bad])
         if "properties" not in schema and not schema.get("required") and schema.get("additionalProperties") is not False:
             self.note_cap(pointer, "additionalProperties", "pythonic format: free-form keyword arguments are not generated; only declared properties are")
         return self.properties_body(schema, pointer, 0, key=lambda k: f"{k}=")
@@ -578,10 +585,10 @@ class SchemaCompiler:
     def _number(self, schema: dict, pointer: str) -> Node:
         d = self.limits.max_number_digits
         lo, hi, xlo, xhi = self._bounds(schema)
-        self.note_cap(pointer, "number", f"at most {d} integer and {d} fraction digits, exponent at most 3 digits")
+        self.note_cap(pointer, "number", f"at most {d} integer and {d} fraction digits, exponent at most 2 digits")
         int_part = alt(Lit("0"), seq(DIGIT19, Rep(DIGIT, 0, d - 1)))
         frac = opt(seq(Lit("."), Rep(DIGIT, 1, d)))
-        exp = opt(seq(_lit_chars("eE"), opt(_lit_chars("+-")), Rep(DIGIT, 1, 3)))
+        exp = opt(seq(_lit_chars("eE"), opt(_lit_chars("+-")), Rep(DIGIT, 1, 2)))  # stays finite
         sign = opt(Lit("-"))
         nonneg = (lo is not None and lo >= 0) or (xlo is not None and xlo >= 0)
         if nonneg:
@@ -589,8 +596,9 @@ class SchemaCompiler:
         if lo is not None and lo == 0 and hi is None and xlo is None and xhi is None:
             pass  # minimum 0 is exactly "no minus sign"
         elif any(v is not None for v in (lo, hi, xlo, xhi)):
-            kw = [k for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if schema.get(k) is not None]
-            self.note_unenforced(f"{pointer}/{kw[0]}", kw[0], "bounds on non-integer numbers are checked by the validator" + (" (the grammar forbids the minus sign)" if nonneg else ""))
+            for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if schema.get(kw) is not None and not (kw == "minimum" and schema[kw] == 0):
+                    self.note_unenforced(f"{pointer}/{kw}", kw, "bounds on non-integer numbers are checked by the validator" + (" (the grammar forbids the minus sign)" if nonneg else ""))
         return seq(sign, int_part, frac, exp)
 
     def _string(self, schema: dict, pointer: str) -> Node:
@@ -665,33 +673,28 @@ class SchemaCompiler:
                 return Lit("[]")
             item = self.value(items, f"{pointer}/items", depth + 1)
             return self._items_seq(item, lo, hi)
-        # tuple: prefix items in order, then (optionally) more of `items`
+        # tuple: prefix items in order, then (optionally) more of `items`. Prefix-factored
+        # ("[" a (", " b (", " rest)*)? "]"), never an Alt of whole unrolled arrays: those share
+        # long prefixes that a greedy lexer cannot tell apart.
         pnodes = [self.value(s, f"{pointer}/prefixItems/{i}", depth + 1) for i, s in enumerate(prefix)]
         rest = None if items is False else self.value(items, f"{pointer}/items", depth + 1)
-        options = []
-        for n in range(lo, hi + 1):
-            if n <= len(pnodes):
-                parts = pnodes[:n]
-            elif rest is not None:
-                parts = pnodes + [rest] * (n - len(pnodes))
-            else:
-                break
-            body: list[Node] = [Lit("[")]
-            for i, p in enumerate(parts):
-                if i:
-                    body.append(Lit(", "))
-                body.append(p)
-            body.append(Lit("]"))
-            options.append(seq(*body))
-            if n > len(pnodes) + 8:  # keep the unrolling small; extra items use a repetition
-                break
-        if rest is not None and hi > len(pnodes) + 9:
-            tail = seq(*([Lit("[")] + [x for i, p in enumerate(pnodes) for x in ((Lit(", "),) if i else ()) + (p,)]),
-                       Rep(seq(Lit(", "), rest), 9, hi - len(pnodes)), Lit("]"))
-            options.append(tail)
-        if not options:
+        m = len(pnodes)
+        if rest is None and lo > m:
             raise SchemaError([Problem(pointer, "array bounds admit no value")])
-        return alt(*options)
+        hi = min(hi, m) if rest is None else hi
+
+        def after(k: int) -> Node:  # what may follow k emitted items
+            if k >= m and k >= lo:
+                more = hi - k
+                return seq(Rep(seq(Lit(", "), rest), 0, more), Lit("]")) if rest is not None and more > 0 else Lit("]")
+            nxt = pnodes[k] if k < m else rest
+            cont = seq(Lit(", "), nxt, after(k + 1))
+            return cont if k < lo else alt(Lit("]"), cont)
+
+        if hi == 0:
+            return Lit("[]")
+        first = seq(pnodes[0], after(1))
+        return seq(Lit("["), first if lo > 0 else alt(Lit("]"), first))
 
     def key_literal(self, key: str) -> str:
         return json.dumps(key, ensure_ascii=False) + ": "
@@ -712,7 +715,9 @@ class SchemaCompiler:
             entries.append((name, sub, name in required))
         for name in required:
             if name not in props:
-                entries.append((name, True, True))
+                if schema.get("additionalProperties") is False:
+                    raise SchemaError([Problem(f"{pointer}/required", f"required property {name!r} is not in properties and additionalProperties is false: no value satisfies the schema")])
+                entries.append((name, schema.get("additionalProperties", True) if isinstance(schema.get("additionalProperties"), dict) else True, True))
         nodes = [
             (seq(Lit(key(name)), self.value(sub, f"{pointer}/properties/{_esc_pointer(name)}", depth + 1)), req)
             for name, sub, req in entries
@@ -794,6 +799,13 @@ class SchemaCompiler:
         return Ref(name)
 
 
+def is_identifier(name) -> bool:
+    """A valid Python keyword-argument / function name (identifiers that are not keywords)."""
+    import keyword
+
+    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+
+
 def _is_structured(schema: dict) -> bool:
     t = schema.get("type")
     ts = [t] if isinstance(t, str) else (t or [])
@@ -812,27 +824,41 @@ def _infer_types(schema: dict):
     return None
 
 
+def _json_type(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(v), "other")
+
+
 def _disjoint_types(branches) -> bool:
-    seen = set()
+    """Whether no value can satisfy two branches: distinct single types, and constant values
+    that are distinct and of types no typed branch has."""
+    values, types = set(), set()
+    value_types = set()
     for b in branches:
         if not isinstance(b, dict):
             return False
         if "const" in b or "enum" in b:
             vals = [b["const"]] if "const" in b else b["enum"]
             for v in vals:
-                k = ("v", _canon(v))
-                if k in seen:
+                k = _canon(v)
+                if k in values:
                     return False
-                seen.add(k)
+                values.add(k)
+                value_types.add(_json_type(v))
             continue
         t = b.get("type")
         if not isinstance(t, str):
             return False
         t = "number" if t == "integer" else t
-        if ("t", t) in seen:
+        if t in types:
             return False
-        seen.add(("t", t))
-    return True
+        types.add(t)
+    return not (types & value_types)
 
 
 def _merge_pair(a: dict, b: dict):

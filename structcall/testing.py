@@ -107,7 +107,7 @@ def sample(grammar, rng: random.Random | None = None, *, max_depth: int = 12, re
                 items = [i for i in items if nd(i) == best]
             walk(rng.choice(items), depth)
         elif isinstance(n, Rep):
-            hi = n.min if depth >= max_depth else (n.max if n.max is not None else n.min + 4)
+            hi = n.min if depth >= max_depth else min(n.max if n.max is not None else n.min + 4, n.min + 20)
             if rng.random() < rep_bias:
                 k = rng.randint(n.min, hi)
             else:

@@ -18,7 +18,7 @@ from structcall.render import render_calls
 from structcall.schema import Limits
 from structcall.testing import llguidance_accepts, sample, xgrammar_accepts
 
-IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
+IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(lambda s: not __import__("keyword").iskeyword(s))
 PATTERNS = ["^[A-Z]{3}$", "^\\d{5}(-\\d{4})?$", "^[a-z]+(_[a-z]+)*$", "^(red|green|blue)$", "^[^@]+@[a-z]+\\.com$"]
 FORMATS_KW = ["date", "time", "date-time", "email", "uuid", "ipv4"]
 LIMITS = Limits(max_string_length=40, max_number_digits=20, max_array_items=5, max_object_properties=5, max_any_depth=2)
@@ -102,7 +102,7 @@ def from_schema(schema):
     if t == "integer":
         return st.integers(schema.get("minimum", -10**15 + 1), schema.get("maximum", 10**15 - 1))
     if t == "number":
-        return st.floats(min_value=schema.get("minimum"), allow_nan=False, allow_infinity=False).filter(lambda x: abs(x) < 1e15 or x == 0)
+        return st.floats(min_value=schema.get("minimum"), allow_nan=False, allow_infinity=False).filter(lambda x: x == 0 or 1e-90 < abs(x) < 1e15)  # within the number caps (15 digits, 2-digit exponent)
     if t == "boolean":
         return st.booleans()
     if t == "null":
