@@ -15,6 +15,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 try:  # Python 3.11+
     import re._constants as _sre_c
@@ -155,6 +156,7 @@ def _nonneg_range(a: int, b: int) -> Node:
     return alt(*parts)
 
 
+@lru_cache(maxsize=4096)
 def int_range(lo: int, hi: int) -> Node:
     """Canonical decimal integers in [lo, hi] (no leading zeros, no "-0")."""
     parts = []

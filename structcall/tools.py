@@ -18,7 +18,6 @@ pointer into the input (``/2/function/parameters/properties/unit/type``).
 
 from __future__ import annotations
 
-import copy
 import difflib
 import inspect
 import json
@@ -307,6 +306,15 @@ def _check_parameters(params, pointer: str, problems: list[Problem]) -> dict | N
     return params if len(problems) == n else None
 
 
+def _json_copy(v):
+    """Deep copy of JSON data (~3x faster than copy.deepcopy); other objects are shared."""
+    if isinstance(v, dict):
+        return {k: _json_copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_copy(x) for x in v]
+    return v
+
+
 def _from_dict(tool: dict, i: int, problems: list[Problem]) -> ToolSpec | None:
     base = f"/{i}"
     if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
@@ -330,7 +338,7 @@ def _from_dict(tool: dict, i: int, problems: list[Problem]) -> ToolSpec | None:
     if not isinstance(desc, str):
         problems.append(Problem(f"{base}/description", "description must be a string"))
         desc = str(desc)
-    params = _check_parameters(copy.deepcopy(fn.get("parameters")), f"{base}/parameters", problems)
+    params = _check_parameters(_json_copy(fn.get("parameters")), f"{base}/parameters", problems)
     if params is None or not name_ok:  # keep checking after a bad name: report every problem
         return None
     strict = fn.get("strict")
