@@ -231,8 +231,7 @@ def compile_tools(
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-            if raw_key is None:
-                _stats["hits"] += 1
+            _stats["hits"] += 1
     if hit is None:
         g, unenforced, capped = _build(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(strict), limits, bool(allow_think), max_calls is not None)
         hit = _Compiled(g, tuple(unenforced), tuple(capped), key)
