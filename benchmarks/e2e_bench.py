@@ -158,6 +158,7 @@ class Systems:
         ours = [tok(t, add_special_tokens=False)["input_ids"] for t in self.prompt_text]
         theirs = [tok(t)["input_ids"] for t in self.prompt_text]  # outlines adds special tokens
         self.facts["outlines_prompt_text_identical"] = True
+        self.facts["prompt_tokens"] = [len(ids) for ids in ours]
         self.facts["outlines_prompt_ids_identical"] = ours == theirs
 
     def _with_left_padding(self, fn: Callable[[], Any]) -> Any:

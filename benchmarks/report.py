@@ -235,8 +235,9 @@ def to_markdown(results: dict[str, Any]) -> str:
                 "One batch of N conversations (the prompts repeated). HF generate, same length: every sequence "
                 "generates as many tokens as the longest structcall call (a batch runs until its longest "
                 "sequence ends, so the time per batch is comparable); ratios are to it at the same batch size. "
-                "Prompts are ~300-400 tokens (the tool list) and calls ~25-45, so prefill, which grows with the "
-                "batch, weighs heavily at 1 torch thread.", ""]
+                "The prompts hold the tool list (`prompt_tokens` in the notes below) and a call is 25-45 tokens, "
+                "most of them fast-forwarded: a structcall batch is mostly prefill, which is compute-bound on a "
+                "CPU and grows with the batch, so its time per call does not drop with the batch size.", ""]
         base = "HF generate, same length"
         rows = [[r["model"], r["batch"], r["system"], _ms(r["time_s"]), f"x{r['time_ratio']:.2f}",
                  _ms(r["time_per_call_s"]), f"{r['tok_per_s']:.1f}", f"x{r['tok_per_s_ratio']:.2f}",
@@ -253,6 +254,22 @@ def to_markdown(results: dict[str, Any]) -> str:
         for name, p in results["profiles"].items():
             out.append(f"- {name}: `{p['file']}` — top by own time: " + "; ".join(p["top"][:6]))
     return "\n".join(out) + "\n"
+
+
+_COLORS = {
+    "structcall core": "tab:purple",
+    "structcall + llguidance": "tab:blue",
+    "structcall + outlines": "tab:orange",
+    "structcall + xgrammar": "tab:green",
+    "outlines (own JSON schema)": "tab:red",
+    "outlines generator": "tab:red",
+    "HF generate, same length": "tab:gray",
+}
+
+
+def _color(system: str) -> str | None:
+    """The same colour for a system in every plot (None: matplotlib's next one)."""
+    return _COLORS.get(system)
 
 
 def plot(results: dict[str, Any], out_dir: Path) -> list[str]:
@@ -274,11 +291,11 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[str]:
                 pts = [(r["tools"], r["total_cold_s"] * 1e3) for r in sel
                        if r["system"] == system and r["total_cold_s"]]
                 if pts:
-                    ax.plot(*zip(*pts), marker="o", label=system)
-            cached = [(r["tools"], r["cached_s"] * 1e3) for r in sel
-                      if r["system"] == f"structcall + {DEFAULT_BACKEND}" and r["cached_s"]]
+                    ax.plot(*zip(*pts), marker="o", label=system, color=_color(system))
+            default = f"structcall + {DEFAULT_BACKEND}"
+            cached = [(r["tools"], r["cached_s"] * 1e3) for r in sel if r["system"] == default and r["cached_s"]]
             if cached:
-                ax.plot(*zip(*cached), marker="x", linestyle="--", label=f"structcall + {DEFAULT_BACKEND} (cached)")
+                ax.plot(*zip(*cached), marker="x", linestyle="--", label=f"{default} (cached)", color=_color(default))
             ax.axhline(50, color="grey", linewidth=0.8, linestyle=":")
             ax.set(xscale="log", yscale="log", xlabel="tools", ylabel="ms (cold total)", title=f"{wl}, vocab {vocab}")
             ax.legend(fontsize=7)
@@ -325,9 +342,12 @@ def plot(results: dict[str, Any], out_dir: Path) -> list[str]:
         for ax, model in zip(axes[0], models):
             sel = [r for r in rows if r["model"] == model]
             for system in dict.fromkeys(r["system"] for r in sel):
-                pts = [(r["batch"], r["tok_per_s"]) for r in sel if r["system"] == system]
-                ax.plot(*zip(*pts), marker="o", label=system)
-            ax.set(xscale="log", xlabel="batch size", ylabel="tokens/s", title=model)
+                pts = [(r["batch"], r["time_per_call_s"] * 1e3) for r in sel if r["system"] == system]
+                ax.plot(*zip(*pts), marker="o", label=system, color=_color(system))
+            sizes = sorted({r["batch"] for r in sel})
+            ax.set(xscale="log", xlabel="batch size", ylabel="ms per call (batch time / batch size)", title=model)
+            ax.set_xticks(sizes, [str(x) for x in sizes])
+            ax.minorticks_off()
             ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / "batch.png", dpi=110)
