@@ -119,6 +119,10 @@ class EvalSection:
     """Evaluation in the four regimes (students x free/constrained), via structcall.generate_batch.
 
     backend: constrained-decoding backend; temperature 0 = greedy (same settings in every regime).
+    fast_forward: let the decoder append grammar-forced text as canonical tokens. Off by default so
+        that the mask is the only difference between the regimes: forced text tokenized on its own
+        can split where the model's tokenizer would not (a token like `": "/home/` crosses the
+        grammar's boundary), which changes what the model conditions on.
     bootstrap: paired bootstrap resamples for the confidence intervals.
     include_teacher: also score the teacher (context for the report; not part of the attribution).
     """
@@ -126,6 +130,7 @@ class EvalSection:
     max_new_tokens: int = 96
     batch_size: int = 32
     backend: str = "llguidance"
+    fast_forward: bool = False
     temperature: float = 0.0
     bootstrap: int = 1000
     include_teacher: bool = True

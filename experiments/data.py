@@ -49,7 +49,11 @@ def build_datasets(examples: list[dict], candidates: list[dict], *, pairs_per_pr
     labels = collections.Counter()
     for ex_id in sorted(grouped):
         ex, cands = by_id[ex_id], grouped[ex_id]
-        good = list(dict.fromkeys(c["text"] for c in cands if is_correct(c["verdict"])))
+        source = {}
+        for c in cands:
+            if is_correct(c["verdict"]):
+                source.setdefault(c["text"], c.get("source", "?"))
+        good = list(source)
         bad: dict[str, list[tuple[str, str]]] = {"format": [], "semantic": []}
         seen = set()
         for c in cands:
@@ -61,12 +65,14 @@ def build_datasets(examples: list[dict], candidates: list[dict], *, pairs_per_pr
         tools = json.dumps(ex["tools"])
         meta = {"id": ex_id, "subtask": ex["subtask"]}
         if good:
-            sft.append({"messages": ex["messages"] + _assistant(good[0]), "tools": tools, **meta})
+            sft.append({"messages": ex["messages"] + _assistant(good[0]), "tools": tools, "source": source[good[0]],
+                        **meta})
             for category, rejected in bad.items():
                 for i, (text, label) in enumerate(rejected[:pairs_per_prompt]):
-                    pools[category].append({"prompt": ex["messages"], "chosen": _assistant(good[i % len(good)]),
+                    chosen = good[i % len(good)]
+                    pools[category].append({"prompt": ex["messages"], "chosen": _assistant(chosen),
                                             "rejected": _assistant(text), "tools": tools, "label": label,
-                                            "category": category, **meta})
+                                            "category": category, "chosen_source": source[chosen], **meta})
     n = min(len(pools["format"]), len(pools["semantic"]))
     if max_pairs:
         n = min(n, max_pairs)
@@ -76,7 +82,7 @@ def build_datasets(examples: list[dict], candidates: list[dict], *, pairs_per_pr
     sets["dpo_mixed"] = rng.sample(pools["format"], n // 2) + rng.sample(pools["semantic"], n - n // 2)
     rng.shuffle(sets["dpo_mixed"])
     sets["sft_control"] = [{"messages": r["prompt"] + r["chosen"], "tools": r["tools"], "id": r["id"],
-                            "subtask": r["subtask"]} for r in sets["dpo_mixed"]]
+                            "subtask": r["subtask"], "source": r["chosen_source"]} for r in sets["dpo_mixed"]]
     _check_no_rejected_targets(sets)
     stats = {
         "prompts": len(examples), "prompts_with_candidates": len(grouped), "candidates": len(candidates),
@@ -85,6 +91,8 @@ def build_datasets(examples: list[dict], candidates: list[dict], *, pairs_per_pr
         "rows": {k: len(v) for k, v in sets.items()},
         "rejected_labels": {k: dict(collections.Counter(r["label"] for r in sets[k])) for k in ("dpo_format", "dpo_semantic", "dpo_mixed")},
         "sft_subtasks": dict(collections.Counter(r["subtask"] for r in sft)),
+        "sft_sources": dict(collections.Counter(r["source"] for r in sft)),
+        "chosen_sources": dict(collections.Counter(r["chosen_source"] for r in sets["dpo_mixed"])),
     }
     return sets, stats
 

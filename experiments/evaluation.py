@@ -36,6 +36,7 @@ def batches(items: list, *, size: int, desc: str, progress: bool = True) -> Iter
 
 def evaluate_model(model: Any, tokenizer: Any, examples: list[dict], *, regime: str, backend: str = "llguidance",
                    max_new_tokens: int = 96, batch_size: int = 32, temperature: float = 0.0, seed: int = 0,
+                   fast_forward: bool = False,
                    execute: bool = True, progress: bool = True, desc: str = "eval", tags: dict | None = None) -> list[dict]:
     """Generate for every example in ``regime`` and score it; returns per-item rows."""
     from structcall.decoding import generate_batch
@@ -47,7 +48,8 @@ def evaluate_model(model: Any, tokenizer: Any, examples: list[dict], *, regime: 
     for start, chunk in batches(requests, size=max(batch_size * 2, 1), desc=desc, progress=progress):
         results = generate_batch(model, tokenizer, chunk, constrained=regime == "constrained", backend=backend,
                                  max_new_tokens=max_new_tokens, batch_size=batch_size, temperature=temperature,
-                                 seed=seed + start, tool_choice="auto", parallel_tool_calls=True)
+                                 seed=seed + start, tool_choice="auto", parallel_tool_calls=True,
+                                 fast_forward=fast_forward)
         for ex, r in zip(examples[start:start + len(chunk)], results):
             v = verify(r.text, ex, truncated=r.finish_reason == "length", execute=execute)
             rows.append({**(tags or {}), "regime": regime, "item": ex["id"], "subtask": ex["subtask"],

@@ -220,6 +220,26 @@ def _plots(summary: dict, out: Path) -> list[str]:
     return files
 
 
+def _reading(summary: dict) -> list[str]:
+    """Plain sentences on what moved between SFT and each DPO arm (validity and the taxonomy)."""
+    m = summary["metrics"]
+    out = ["What moved (all seeds pooled):", ""]
+    sft = m["sft"]
+    for arm in ("dpo_mixed", "dpo_format", "dpo_semantic", "sft_control"):
+        if arm not in m:
+            continue
+        parts = []
+        for regime in ("free", "constrained"):
+            a, b = sft[regime]["overall"], m[arm][regime]["overall"]
+            parts.append(f"{regime}: validity {_pct(a['format_validity'])} -> {_pct(b['format_validity'])}%, "
+                         f"AST {_pct(a['ast_accuracy'])} -> {_pct(b['ast_accuracy'])}%")
+        ta, tb = sft["free"]["overall"]["taxonomy"], m[arm]["free"]["overall"]["taxonomy"]
+        shifts = sorted(((tb[k] - ta[k], k) for k in LABELS), key=lambda x: -abs(x[0]))[:3]
+        moved = ", ".join(f"{k} {d:+d}" for d, k in shifts if d)
+        out.append(f"- {ARM_TITLES[arm]} vs SFT - {'; '.join(parts)}; largest free-decoding taxonomy shifts: {moved or 'none'}.")
+    return out + [""]
+
+
 def _markdown(run: Any, summary: dict, results: dict) -> str:
     c = run.cfg
     att = summary["attribution"]["ast"]
@@ -239,7 +259,8 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
                                               f"{c.teacher.temperature:g}" if c.teacher.kind == "model" else
                                               " (gold response plus verified format and semantic negatives)") +
              f"; {results['teacher'].get('correct', 0)}/{results['teacher'].get('candidates', 0)} candidates correct.",
-             f"- Data: {prov['rows'].get('sft', 0)} SFT examples (verified-correct teacher responses); DPO pair pools "
+             f"- Data: {prov['rows'].get('sft', 0)} SFT examples (verified-correct candidates; by source: "
+             f"{', '.join(f'{k} {v}' for k, v in prov.get('sft_sources', {}).items())}); DPO pair pools "
              f"format {prov['pair_pool']['format']}, semantic {prov['pair_pool']['semantic']}; every DPO arm uses "
              f"**{prov['matched_pairs']} pairs** (format-only, semantic-only, mixed half/half). Rejected responses are never SFT targets.",
              f"- DPO starts from the SFT student of the same seed (reference model = that SFT student, beta {c.dpo.beta:g}). "
@@ -247,7 +268,8 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
              "number of steps, batch size and learning rate, so DPO's gain is not simply more training.",
              f"- Decoding: greedy, max {c.eval.max_new_tokens} new tokens, `tool_choice=auto`, parallel calls allowed, "
              f"through `structcall.generate_batch`; free = `constrained=False` (same prompt, same settings, no mask), "
-             f"constrained = grammar mask ({c.eval.backend}).", "",
+             f"constrained = grammar mask ({c.eval.backend}, fast-forward "
+             f"{'on' if c.eval.fast_forward else 'off, so the mask is the only difference'}).", "",
              "## The four regimes (overall, all seeds pooled)", "", summary_table(summary), "",
              f"The SFT student under free decoding is **{_pct(sft_m['format_validity'])}% format-valid** "
              f"(AST accuracy {_pct(sft_m['ast_accuracy'])}%).", ""]
@@ -260,6 +282,7 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
               "reasoning share = gain_constrained / gain_free; 95% paired bootstrap intervals over items and seeds.", ""]
     if head:
         lines += [f"**Headline (DPO mixed vs SFT, overall)**: {head['note']}.", ""]
+    lines += _reading(summary)
     for comp, per in att.items():
         lines += [f"### {comp} (AST accuracy)", "", _attribution_table(per), ""]
     for metric, title in (("names", "function-name accuracy (the right functions, values aside)"),

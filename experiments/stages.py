@@ -156,6 +156,7 @@ def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
             continue
         rows = evaluate_model(model, tok, examples, regime=regime, backend=e.backend, max_new_tokens=e.max_new_tokens,
                               batch_size=e.batch_size, temperature=e.temperature, seed=seed,
+                              fast_forward=e.fast_forward,
                               progress=run.progress, desc=f"eval {arm} s{seed} {regime}",
                               tags={"arm": arm, "seed": seed, "model": path})
         tmp = target.with_suffix(".tmp")
