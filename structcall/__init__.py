@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "generate",
+    "generate_batch",
+    "stream_generate",
+    "ToolCallRetryError",
     "compile_tools",
     "parse_calls",
     "ToolSpec",
@@ -26,8 +29,8 @@ __all__ = [
 
 def __getattr__(name: str):
     # `generate` needs torch and transformers (the `hf` extra); import them only when asked
-    if name == "generate":
-        from .decoding import generate
+    if name in ("generate", "generate_batch", "stream_generate", "ToolCallRetryError"):
+        from . import decoding
 
-        return generate
+        return getattr(decoding, name)
     raise AttributeError(f"module 'structcall' has no attribute {name!r}")

@@ -193,4 +193,5 @@ def not_opener_text(opener: str) -> Node:
 
     ws = Chars.of([(ord(c), ord(c)) for c in _WS])
     first = Chars.of([(ord(c), ord(c)) for c in opener + _WS], negated=True)
-    return alt(Rep(ws, 0, None), seq(Rep(ws, 0, None), first, FreeText(None)))
+    # leading whitespace is bounded: a weak model must not loop on newlines (no call, no text)
+    return alt(Rep(ws, 0, 8), seq(Rep(ws, 0, 8), first, FreeText(None)))

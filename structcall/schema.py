@@ -175,7 +175,8 @@ FORMAT_REGEXES = {
     "date": _DATE,
     "time": _TIME,
     "date-time": _DATE + "T" + _TIME,
-    "email": r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,4}",
+    # conservative and bounded (about 130 characters at most): a weak model must not run away
+    "email": r"[A-Za-z0-9._%+-]{1,32}@[A-Za-z0-9-]{1,24}(?:\.[A-Za-z0-9-]{1,24}){1,3}",
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     "uri": r"[A-Za-z][A-Za-z0-9+.\-]{0,15}:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,%(cap)d}",
     "ipv4": _OCTET + r"\." + _OCTET + r"\." + _OCTET + r"\." + _OCTET,
