@@ -75,6 +75,11 @@ def load_causal_lm(source: str | Path, *, device: str | None = None) -> tuple[An
     from structcall.models import load_model
 
     model, tok = load_model(source, device=device)
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None and getattr(quantizer.quantization_config, "quant_method", None) == "gguf":
+        # transformers de-quantizes GGUF weights to full-precision tensors on load but still flags the
+        # model as quantized, which blocks training and saving; the tensors are plain weights
+        quantizer.remove_quantization_config(model)
     install_chat_template(tok)
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id

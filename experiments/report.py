@@ -199,7 +199,7 @@ def _plots(summary: dict, out: Path) -> list[str]:
         files.append("attribution.png")
 
     # 3. taxonomy stacked bars
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(arms) * 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(arms) * 2), 5.5))
     names = [f"{ARM_TITLES[a]}\n{regime}" for a in arms for regime in ("free", "constrained")]
     bottom = np.zeros(len(names))
     cmap = plt.get_cmap("tab20")
@@ -211,7 +211,7 @@ def _plots(summary: dict, out: Path) -> list[str]:
         bottom += vals
     ax.set_ylabel("failures (items x seeds)")
     ax.set_title("Failure taxonomy (F = format, hatched; S = semantic)")
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     plt.setp(ax.get_xticklabels(), fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "taxonomy.png", dpi=110)

@@ -33,6 +33,7 @@ def _sft_rows(examples: list[dict]) -> Any:
 
 def build_bases(run: Any, splits: dict[str, list[dict]], out: Path) -> None:
     c = run.cfg
+    out.mkdir(parents=True, exist_ok=True)
     bases: dict[str, Any] = {}
     tiny_teacher = c.teacher.kind == "model" and c.teacher.model.is_tiny
     tok = None
