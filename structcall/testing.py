@@ -32,8 +32,9 @@ def check_table(grammar, cases) -> list[str]:
 _PRINTABLE = [chr(c) for c in range(32, 127)] + list("éüñ中文🙂")
 
 
-def _min_depth(g: Grammar) -> dict[str, int]:
-    """Shortest derivation depth of each rule (to steer random walks to termination)."""
+def _min_depth(g: Grammar):
+    """Shortest derivation depth of each rule (to steer random walks to termination), and the
+    function giving a node's depth from that table."""
     inf = 10**9
     depth = {n: inf for n in g.rules}
 
@@ -57,7 +58,7 @@ def _min_depth(g: Grammar) -> dict[str, int]:
             d = node_depth(node)
             if d < depth[name]:
                 depth[name], changed = d, True
-    return depth
+    return depth, node_depth
 
 
 def _pick_char(ch: Chars, rng: random.Random) -> str:
@@ -78,19 +79,8 @@ def sample(grammar, rng: random.Random | None = None, *, max_depth: int = 12, re
     """A random string of the grammar (a `ToolGrammar` or a `Grammar`)."""
     g: Grammar = grammar.ir if hasattr(grammar, "ir") else grammar
     rng = rng or random.Random()
-    mind = _min_depth(g)
+    _, nd = _min_depth(g)
     out: list[str] = []
-
-    def nd(n: Node) -> int:
-        if isinstance(n, Ref):
-            return mind[n.name] + 1
-        if isinstance(n, Seq):
-            return max((nd(i) for i in n.items), default=0)
-        if isinstance(n, Alt):
-            return min(nd(i) for i in n.items)
-        if isinstance(n, Rep):
-            return 0 if n.min == 0 else nd(n.item)
-        return 0
 
     def walk(n: Node, depth: int):
         if isinstance(n, Lit):
