@@ -2,7 +2,8 @@
 
 One direction of data flow, one module per stage:
 
-    toolbox -> tasks -> verifier -> teacher -> data -> training -> evaluation -> attribution -> report
+    toolbox, phrasing -> tasks (+ verifier, chat) -> teacher -> data -> models, training
+        -> evaluation -> attribution -> report;  config + pipeline/stages run them; cli on top
 
 ``experiments`` imports ``structcall``; ``structcall`` never imports ``experiments``.
 Run it with ``structcall experiment run --config experiments/configs/tiny.yaml``.

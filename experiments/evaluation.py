@@ -11,27 +11,14 @@ output parsed and validated afterwards), ``constrained`` masks with the tools' g
 from __future__ import annotations
 
 import collections
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
+from .progress import batches
 from .verifier import LABELS, verify
 
-__all__ = ["REGIMES", "batches", "evaluate_model", "metrics", "both_valid"]
+__all__ = ["REGIMES", "evaluate_model", "metrics", "both_valid"]
 
 REGIMES = ("free", "constrained")
-
-
-def batches(items: list, *, size: int, desc: str, progress: bool = True) -> Iterator[tuple[int, list]]:
-    """``(start, chunk)`` over ``items`` with a tqdm progress bar (on stderr) when ``progress``."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(items), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
-    try:
-        for start in range(0, len(items), size):
-            chunk = items[start:start + size]
-            yield start, chunk
-            bar.update(len(chunk))
-    finally:
-        bar.close()
 
 
 def evaluate_model(model: Any, tokenizer: Any, examples: list[dict], *, regime: str, backend: str = "llguidance",

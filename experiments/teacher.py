@@ -269,7 +269,7 @@ def model_candidates(model: Any, tokenizer: Any, examples: list[dict], *, k: int
     """k sampled responses per example (free decoding), each labelled by the verifier."""
     from structcall.decoding import generate_batch
 
-    from .evaluation import batches
+    from .progress import batches
 
     requests = [{"messages": ex["messages"], "tools": ex["tools"]} for ex in examples for _ in range(k)]
     results = []

