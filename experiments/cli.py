@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             if not cfg_path.is_file():
                 raise ConfigError(f"{args.run_dir} is not a run directory (no config.json)")
             cfg = _build(ExperimentConfig, json.loads(cfg_path.read_text()), "")
-            run = Run(cfg, args.run_dir, progress=not args.no_progress)
+            run = Run(cfg, args.run_dir, progress=not args.no_progress, reuse_only=True)
             run.report()
             _print_summary(json.loads((run.dir / "results.json").read_text()))
             print(f"report: {run.dir / 'report.md'}")

@@ -49,8 +49,11 @@ class Run:
     """One experiment run directory and its stages."""
 
     def __init__(self, config: ExperimentConfig, run_dir: str | Path | None = None, *, progress: bool = True,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, reuse_only: bool = False) -> None:
+        """``reuse_only``: never compute or delete a stage (``experiment report``): every stage must
+        be finished already, whatever its key, or a clear error says which one is missing."""
         self.cfg = config
+        self.reuse_only = reuse_only
         self.dir = Path(run_dir or config.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
@@ -69,7 +72,7 @@ class Run:
             import torch
 
             torch.set_num_threads(config.threads)
-        if is_main_process():
+        if is_main_process() and not reuse_only:
             (self.dir / "config.json").write_text(json.dumps(to_dict(config), indent=1))
 
     # ---- bookkeeping ----------------------------------------------------------------------
@@ -79,6 +82,10 @@ class Run:
 
     def _done(self, path: Path, key: str) -> bool:
         marker = path / "DONE.json"
+        if self.reuse_only:
+            if not marker.exists():
+                raise FileNotFoundError(f"{path} is not finished; run `structcall experiment run` on this run first")
+            return True
         if marker.exists():
             if json.loads(marker.read_text()).get("key") == key:
                 return True

@@ -164,3 +164,14 @@ def test_smol_preset_starts_and_a_shrunk_run_finishes(tmp_path):
     for name, info in results["training"].items():
         assert info["param_delta_l2"] > 0, name  # the real 135M model was fine-tuned
     assert results["metrics"]["sft"]["constrained"]["overall"]["n"] == 8
+
+
+def test_report_on_an_unfinished_run_names_the_missing_stage(tmp_path):
+    from experiments.config import load_config
+    from experiments.pipeline import Run
+
+    run = Run(load_config(REPO / "experiments" / "configs" / "tiny.yaml"), tmp_path, progress=False,
+              log=lambda m: None, reuse_only=True)
+    with pytest.raises(FileNotFoundError, match="tasks is not finished"):
+        run.report()
+    assert list(tmp_path.iterdir()) == []  # nothing computed, nothing written
