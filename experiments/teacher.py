@@ -25,7 +25,7 @@ from .tasks import REMINDERS, SUBJECTS, TITLES, plain_request, render_calls
 from .toolbox import CATALOGUE, CITIES, CURRENCIES, TOOLS
 from .verifier import verify
 
-__all__ = ["oracle_candidates", "model_candidates", "is_correct", "FORMAT_SLIPS", "SEMANTIC_SLIPS"]
+__all__ = ["oracle_candidates", "model_candidates", "is_correct", "FORMAT_SLIPS", "DECISION_SLIPS", "SEMANTIC_SLIPS"]
 
 
 def is_correct(verdict: dict) -> bool:
@@ -139,7 +139,7 @@ def _bad_date(ex, rng):
 # label -> slips that should produce it
 FORMAT_SLIPS: dict[str, list[Callable]] = {
     "unparseable": [_unclosed, _python_style, _single_quotes, _text_after, _bare_json, _truncated],
-    "unknown_tool": [_misspelled_tool],
+    "misspelled_tool": [_misspelled_tool],
     "unknown_argument": [_renamed_argument],
     "type_error": [_stringified_number, _missing_required, _bad_date],
 }
@@ -224,24 +224,33 @@ def _extra_call(ex, rng):
     return render_calls(calls)
 
 
-def _wrong_abstention(ex, rng):
-    if ex["expect"] == "call":
-        return rng.choice(P.REFUSALS)
-    return render_calls(_some_call(ex, rng))
+def _text_not_call(ex, rng):
+    return rng.choice(P.REFUSALS) if ex["expect"] == "call" else None
+
+
+def _call_not_due(ex, rng):
+    return None if ex["expect"] == "call" else render_calls(_some_call(ex, rng))
 
 
 SEMANTIC_SLIPS: dict[str, list[Callable]] = {
     "wrong_tool": [_wrong_tool], "wrong_value": [_wrong_value], "missing_call": [_missing_call],
-    "extra_call": [_extra_call], "wrong_abstention": [_wrong_abstention],
+    "extra_call": [_extra_call],
 }
+DECISION_SLIPS: dict[str, list[Callable]] = {"text_not_call": [_text_not_call], "call_not_due": [_call_not_due]}
 
 
-def oracle_candidates(example: dict, *, negatives_per_category: int = 2, seed: int = 0) -> list[dict]:
-    """The gold response and up to ``negatives_per_category`` verified negatives per category."""
+def oracle_candidates(example: dict, *, negatives_per_category: int = 2, seed: int = 0, fmt: str = "hermes") -> list[dict]:
+    """The gold response (in output format ``fmt``) and up to ``negatives_per_category`` verified
+    negatives per error family (negatives are written in the Hermes format only)."""
+    from .data import target_text
+
     rng = random.Random(f"oracle:{seed}:{example['id']}")
-    out = [{"id": example["id"], "text": example["target"], "source": "oracle:gold",
-            "verdict": verify(example["target"], example).as_dict()}]
-    for category, slips in (("format", FORMAT_SLIPS), ("semantic", SEMANTIC_SLIPS)):
+    gold = target_text(example, fmt)
+    out = [{"id": example["id"], "text": gold, "source": "oracle:gold",
+            "verdict": verify(gold, example, format=fmt).as_dict()}]
+    if fmt != "hermes":
+        return out
+    for category, slips in (("format", FORMAT_SLIPS), ("decision", DECISION_SLIPS), ("semantic", SEMANTIC_SLIPS)):
         labels = list(slips)
         rng.shuffle(labels)
         got = 0
@@ -265,8 +274,9 @@ def oracle_candidates(example: dict, *, negatives_per_category: int = 2, seed: i
 # Model teacher
 # --------------------------------------------------------------------------------------------
 def model_candidates(model: Any, tokenizer: Any, examples: list[dict], *, k: int, temperature: float, top_p: float = 1.0,
-                     max_new_tokens: int = 96, batch_size: int = 32, seed: int = 0, progress: bool = True) -> list[dict]:
-    """k sampled responses per example (free decoding), each labelled by the verifier."""
+                     max_new_tokens: int = 96, batch_size: int = 32, seed: int = 0, progress: bool = True,
+                     fmt: str = "hermes") -> list[dict]:
+    """k sampled responses per example (free decoding, output format ``fmt``), each labelled by the verifier."""
     from structcall.decoding import generate_batch
 
     from .progress import batches
@@ -275,10 +285,11 @@ def model_candidates(model: Any, tokenizer: Any, examples: list[dict], *, k: int
     results = []
     for start, chunk in batches(requests, size=max(batch_size * 4, 1), desc="teacher samples", progress=progress):
         results += generate_batch(model, tokenizer, chunk, constrained=False, temperature=temperature, top_p=top_p,
-                                  max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed * 1_000_003 + start)
+                                  max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed * 1_000_003 + start,
+                                  format=fmt, fast_forward=False)
     out = []
     for i, r in enumerate(results):
         ex = examples[i // k]
-        v = verify(r.text, ex, truncated=r.finish_reason == "length")
+        v = verify(r.text, ex, truncated=r.finish_reason == "length", format=fmt)
         out.append({"id": ex["id"], "text": r.text, "source": "model", "verdict": v.as_dict()})
     return out

@@ -1,20 +1,29 @@
-"""Score one response BFCL-style (AST) and by execution, with one failure taxonomy.
+"""Score one response BFCL-style (AST) and by execution, keeping every error it makes.
 
-Taxonomy (every failure gets exactly one label):
+Three families of errors (an output keeps all of its errors, each with its family):
 
-* format (what a grammar can enforce): ``unparseable`` (not a call and not an explicit
-  answer: broken JSON, an unclosed tag, text after the call, a call-like fragment, an empty or
-  truncated reply), ``unknown_tool``, ``unknown_argument``, ``type_error`` (any schema
-  violation of a value: wrong JSON type, a float for an integer, a value outside an enum or
-  range, a bad date, a missing *required* argument);
-* semantic (what a grammar cannot enforce): ``wrong_tool``, ``wrong_value`` (including a
+* format (what a grammar can enforce): ``unparseable`` (broken JSON, an unclosed tag, text
+  after the call, a call-like fragment, an empty or truncated reply), ``misspelled_tool`` (a
+  name that stands for an in-context tool: ``getWeather`` for ``get_weather``, one close
+  spelling), ``unknown_argument``, ``type_error`` (any schema violation of a value: wrong JSON
+  type, a float for an integer, a value outside an enum or range, a bad date, a missing
+  *required* argument);
+* decision (call or not): ``call_not_due`` (a call, even a broken one, where a text reply is
+  due), ``text_not_call`` (an explicit text reply where a call is due);
+* semantic (what a grammar cannot enforce): ``absent_tool`` (a call item calling a tool that is
+  not in context and is no misspelling of one), ``wrong_tool``, ``wrong_value`` (including a
   missing *optional* argument the request asked for, and an answer text that misses a fact),
-  ``missing_call``, ``extra_call``, ``wrong_abstention`` (no call where one was due, or a call
-  where the right reply is text).
+  ``missing_call``, ``extra_call``.
 
-Abstention is scored only from an explicit no-call answer: non-empty text with no call-like
-fragment (``<tool_call``, ``{"name"``...) that ``structcall.parse_calls`` reads as zero calls.
-A parse failure is never an abstention.
+Semantic errors are judged on the calls as parsed or, when only format errors stopped the
+parse, as repaired. The *deterministic repair* is structcall's lenient parser (code fences,
+text after the call, single quotes, ...) after renaming each misspelled tool to its in-context
+name; ``repairable`` = wrong as written, right once repaired (the "free + repair" regime).
+
+A no-call decision is read only from an explicit no-call reply: non-empty text with no
+call-like fragment (``<tool_call``, ``{"name"``...) that ``structcall.parse_calls`` reads as
+zero calls, or an empty call list in a ``<tool_call>`` envelope. A parse failure is never an
+abstention.
 
 AST rules (BFCL): exact function name; required arguments present; unknown arguments fail;
 each argument matches one of its allowed values (``""`` = may be omitted); an int is accepted
@@ -24,6 +33,7 @@ calls match order-free, all or nothing.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import math
@@ -36,40 +46,45 @@ from structcall.tools import normalize_tools
 
 from .toolbox import execute_call
 
-__all__ = ["FORMAT_LABELS", "SEMANTIC_LABELS", "LABELS", "Verdict", "verify", "ast_match", "values_equal",
-           "standardize_string", "is_explicit_answer", "category_of"]
+__all__ = ["FORMAT_LABELS", "DECISION_LABELS", "SEMANTIC_LABELS", "LABELS", "FAMILIES", "FAMILY", "Verdict", "verify",
+           "ast_match", "values_equal", "standardize_string", "is_explicit_answer", "is_no_call_reply", "nearest_tool",
+           "category_of"]
 
-FORMAT_LABELS = ("unparseable", "unknown_tool", "unknown_argument", "type_error")
-SEMANTIC_LABELS = ("wrong_tool", "wrong_value", "missing_call", "extra_call", "wrong_abstention")
-LABELS = FORMAT_LABELS + SEMANTIC_LABELS
+FORMAT_LABELS = ("unparseable", "misspelled_tool", "unknown_argument", "type_error")
+DECISION_LABELS = ("call_not_due", "text_not_call")
+SEMANTIC_LABELS = ("absent_tool", "wrong_tool", "wrong_value", "missing_call", "extra_call")
+LABELS = FORMAT_LABELS + DECISION_LABELS + SEMANTIC_LABELS
+FAMILIES = ("format", "decision", "semantic")
+FAMILY = {**{k: "format" for k in FORMAT_LABELS}, **{k: "decision" for k in DECISION_LABELS},
+          **{k: "semantic" for k in SEMANTIC_LABELS}}
 
 _KIND_LABEL = {"parse": "unparseable", "count": "unparseable", "no_call": "unparseable",
-               "unknown_tool": "unknown_tool", "unknown_argument": "unknown_argument",
+               "unknown_tool": "misspelled_tool", "unknown_argument": "unknown_argument",
                "missing_argument": "type_error", "type": "type_error", "value": "type_error"}
 
 _CALL_LIKE = re.compile(r"<\s*/?\s*tool_?call|tool_call\s*>|\{\s*[\"']name[\"']\s*:|[\"']arguments[\"']\s*:|\[TOOL_CALLS\]"
                         r"|\b[A-Za-z_][\w.]*\(\s*[A-Za-z_]\w*\s*=", re.IGNORECASE)
-# when one output has several errors, the most fundamental names the failure
-_KIND_PRIORITY = ["parse", "count", "no_call", "unknown_tool", "unknown_argument", "missing_argument", "type", "value"]
 
 
 def category_of(label: str | None) -> str | None:
-    if label is None:
-        return None
-    return "format" if label in FORMAT_LABELS else "semantic"
+    return None if label is None else FAMILY[label]
 
 
 @dataclass
 class Verdict:
     """The score of one response.
 
-    format_valid: parsed into schema-valid calls, or an explicit no-call answer.
-    ast_correct: BFCL AST match (for text items: the right kind of answer, with its facts).
-    exec_correct: executing the calls gives the gold results (None where tools cannot run).
-    label: taxonomy label of the failure (None when correct); category: "format"/"semantic".
+    format_valid: parsed into schema-valid calls, or an explicit no-call reply (not cut off).
+    ast_correct: no error at all (BFCL AST match; for text items the right kind of answer, with its facts).
+    exec_correct: executing the calls gives the gold results (None where not executed).
+    label / category: the first error and its family (format, then decision, then semantic); None when correct.
+    errors: every error, as ``{"label", "family", "detail"}``.
+    decision: what the output decided: "call" (any call attempt, even unparseable), "text", "none" (empty).
     names_correct: the right decision and the right functions, values aside (Granite's function-name
         detection): a valid output calling exactly the gold tool names (as a multiset), or an
         explicit text reply where no call is due.
+    repaired_correct / repaired_valid: correct / valid after the deterministic repair.
+    repairable: wrong as written, correct after the repair.
     """
 
     format_valid: bool
@@ -81,16 +96,18 @@ class Verdict:
     kind: str = "invalid"             # "calls" | "text" | "invalid"
     calls: list[dict] = field(default_factory=list)
     names_correct: bool = False
+    decision: str = "none"
+    errors: list[dict] = field(default_factory=list)
+    repaired_correct: bool = False
+    repaired_valid: bool = False
+    repairable: bool = False
+
+    @property
+    def families(self) -> set[str]:
+        return {e["family"] for e in self.errors}
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _fail(label: str, detail: str, *, kind: str = "invalid", calls: list[dict] | None = None,
-          execute: bool = True) -> Verdict:
-    fmt = label in FORMAT_LABELS
-    return Verdict(format_valid=not fmt, ast_correct=False, exec_correct=False if execute else None, label=label,
-                   category=category_of(label), detail=detail, kind=kind, calls=calls or [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +249,8 @@ def _has_fact(text: str, fact: str) -> bool:
 # The verifier
 # --------------------------------------------------------------------------------------------
 _SPEC_CACHE: dict[str, list] = {}
+_UNKNOWN_NAME = re.compile(r"unknown tool (?P<q>['\"])(?P<name>.*?)(?P=q); available")
+_EMPTY_CALL_LIST = re.compile(r"\s*<tool_call>\s*\[\s*\]\s*</tool_call>\s*")
 
 
 def _specs(tools: Any) -> list:
@@ -245,8 +264,51 @@ def _specs(tools: Any) -> list:
     return specs
 
 
-def verify(response: str, example: dict, *, truncated: bool = False, execute: bool = True) -> Verdict:
-    """Score ``response`` (model text) for ``example`` (a task or BFCL item).
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def nearest_tool(name: str, names: list[str]) -> str | None:
+    """The in-context tool a misspelled ``name`` stands for: same letters and digits ignoring case and
+    separators (``getWeather``, ``get-weather``), or one close spelling (difflib ratio >= 0.8);
+    None for a real but absent tool (a name that is none of these)."""
+    if name in names:
+        return name
+    squashed = {_squash(n): n for n in names}
+    if _squash(name) in squashed:
+        return squashed[_squash(name)]
+    near = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+    return near[0] if near else None
+
+
+def _error(label: str, detail: str) -> dict:
+    return {"label": label, "family": FAMILY[label], "detail": detail}
+
+
+def _rename(text: str, renames: dict[str, str]) -> str:
+    """Replace misspelled tool names by their in-context names (JSON strings and ``name(`` calls)."""
+    for old, new in renames.items():
+        text = text.replace(json.dumps(old), json.dumps(new)).replace(f"'{old}'", f"'{new}'")
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?=\s*\()", new, text)
+    return text
+
+
+def _parse(text: str, specs: list, fmt: str, *, lenient: bool) -> tuple[list | None, list[tuple[str, str, str]]]:
+    try:
+        return parse_calls(text, specs, format=fmt, lenient=lenient), []
+    except ToolCallError as err:
+        return None, list(err.errors)
+
+
+def is_no_call_reply(text: str) -> bool:
+    """An explicit no-call answer: plain text with no call-like fragment, or an empty call list
+    in a ``<tool_call>`` envelope (SmolLM2's native way to say "no call")."""
+    return is_explicit_answer(text) or _EMPTY_CALL_LIST.fullmatch(text) is not None
+
+
+def verify(response: str, example: dict, *, truncated: bool = False, execute: bool = True,
+           format: str = "hermes") -> Verdict:
+    """Score ``response`` (model text in output ``format``) for ``example`` (a task or BFCL item).
 
     ``example`` keys: ``tools`` (any shape structcall accepts), ``expect`` ("call", "no_call"
     or "answer"), ``ground_truth`` (BFCL-style list), and optionally ``gold_calls`` (executed
@@ -254,47 +316,89 @@ def verify(response: str, example: dict, *, truncated: bool = False, execute: bo
     ``truncated``: the response hit the token limit; an unfinished text answer is not explicit.
     """
     specs = _specs(example["tools"])
-    try:
-        parsed = parse_calls(response, specs, format="hermes")
-    except ToolCallError as err:
-        kind, pointer, message = min(err.errors, key=lambda e: _KIND_PRIORITY.index(e[0]) if e[0] in _KIND_PRIORITY else 0)
-        return _fail(_KIND_LABEL.get(kind, "unparseable"), f"{kind} at {pointer or '/'}: {message}", execute=execute)
-    original = {s.name: s.original_name for s in specs}
+    names = [s.original_name for s in specs]
     schemas = {s.original_name: s.parameters for s in specs}
-    calls = [(original.get(c.name, c.name), c.arguments) for c in parsed]
-    call_dicts = [{"name": n, "arguments": a} for n, a in calls]
-    expect = example["expect"]
+    original = {s.name: s.original_name for s in specs}
+    expect_call = example["expect"] == "call"
+    errors: list[dict] = []
+    calls, parse_errors = _parse(response, specs, format, lenient=False)
+    no_call_reply = is_no_call_reply(response)
+    decision = "text" if (calls == [] and no_call_reply) else ("call" if response.strip() else "none")
 
-    if not calls:
-        if not is_explicit_answer(response):
-            what = "empty reply" if not response.strip() else "call-like text that is not a valid call"
-            return _fail("unparseable", what, execute=execute)
-        if truncated:
-            return _fail("unparseable", "text answer cut off at the token limit", execute=execute)
-        if expect == "call":
-            return _fail("wrong_abstention", "answered in text where a call was due", kind="text", execute=execute)
-        if expect == "answer":
+    # ---- format (and absent tools), then the deterministic repair ----
+    renames: dict[str, str] = {}
+    absent: list[str] = []
+    for kind, pointer, message in parse_errors:
+        m = _UNKNOWN_NAME.search(message) if kind == "unknown_tool" else None
+        if m:
+            near = nearest_tool(m.group("name"), names)
+            if near is None:
+                absent.append(m.group("name"))
+                if expect_call:
+                    errors.append(_error("absent_tool", f"{pointer}: {m.group('name')!r} is not among the tools in context"))
+                continue
+            renames[m.group("name")] = near
+            errors.append(_error("misspelled_tool", f"{pointer}: {m.group('name')!r} for the in-context {near!r}"))
+            continue
+        errors.append(_error(_KIND_LABEL.get(kind, "unparseable"), f"{kind} at {pointer or '/'}: {message}"))
+    if calls == [] and not no_call_reply:
+        what = "empty reply" if not response.strip() else "call-like text that is not a valid call"
+        errors.append(_error("unparseable", what))
+    if decision == "text" and truncated:
+        errors.append(_error("unparseable", "text answer cut off at the token limit"))
+    repaired = calls
+    if calls is None and not absent:
+        repaired, later = _parse(_rename(response, renames), specs, format, lenient=True)
+        seen = {e["label"] for e in errors}
+        for kind, pointer, message in later:  # what the unknown names hid (arguments of a misspelled tool)
+            label = _KIND_LABEL.get(kind, "unparseable")
+            if label not in seen:
+                errors.append(_error(label, f"{kind} at {pointer or '/'} (after repair): {message}"))
+    effective = None if repaired is None else [(original.get(c.name, c.name), c.arguments) for c in repaired]
+
+    # ---- decision ----
+    if expect_call and decision == "text":
+        errors.append(_error("text_not_call", "answered in text where a call was due"))
+    if not expect_call and decision == "call":
+        errors.append(_error("call_not_due", "called a tool where a text reply was due"))
+
+    # ---- semantics (on the calls as parsed, or as repaired) ----
+    names_ok = False
+    ast_ok_calls = False
+    if expect_call and effective:
+        ok, label, detail = ast_match(effective, example["ground_truth"], schemas)
+        ast_ok_calls = ok
+        if not ok:
+            errors.append(_error(label, detail))
+        names_ok = sorted(c[0] for c in effective) == sorted(next(iter(t)) for t in example["ground_truth"])
+    elif not expect_call and decision == "text" and not truncated:
+        names_ok = True
+        if example["expect"] == "answer":
             missing = [f for f in example.get("facts", []) if not _has_fact(response, f)]
             if missing:
-                v = _fail("wrong_value", f"answer misses {missing}", kind="text", execute=execute)
-                v.names_correct = True
-                return v
-        return Verdict(True, True, True if execute else None, None, None, kind="text", names_correct=True)
+                errors.append(_error("wrong_value", f"answer misses {missing}"))
 
-    if expect != "call":
-        return _fail("wrong_abstention", f"called {[c[0] for c in calls]} where a text reply was due",
-                     kind="calls", calls=call_dicts, execute=execute)
-    ok, label, detail = ast_match(calls, example["ground_truth"], schemas)
-    names_ok = sorted(c[0] for c in calls) == sorted(next(iter(t)) for t in example["ground_truth"])
+    format_valid = not any(e["family"] == "format" for e in errors)
+    correct = not errors
+    # the repair fixed everything: the strict parse failed, the repaired one is right
+    repaired_ok = correct or (calls is None and repaired is not None and expect_call and ast_ok_calls)
     exec_ok: bool | None = None
-    if execute and example.get("gold_calls") is not None:
-        gold = [execute_call(c["name"], c["arguments"]) for c in example["gold_calls"]]
-        got = [execute_call(n, a) for n, a in calls]
-        exec_ok = (all(not (isinstance(g, dict) and "error" in g) for g in gold)
-                   and sorted(map(_canon, got)) == sorted(map(_canon, gold)))
-    if ok:
-        return Verdict(True, True, exec_ok, None, None, kind="calls", calls=call_dicts, names_correct=True)
-    valid = label not in FORMAT_LABELS
-    return Verdict(format_valid=valid, ast_correct=False, exec_correct=exec_ok, label=label,
-                   category=category_of(label), detail=detail, kind="calls", calls=call_dicts,
-                   names_correct=valid and names_ok)
+    if execute:
+        if expect_call and format_valid and effective and example.get("gold_calls") is not None:
+            gold = [execute_call(c["name"], c["arguments"]) for c in example["gold_calls"]]
+            got = [execute_call(n, a) for n, a in effective]
+            exec_ok = (all(not (isinstance(g, dict) and "error" in g) for g in gold)
+                       and sorted(map(_canon, got)) == sorted(map(_canon, gold)))
+        else:
+            exec_ok = correct
+    errors.sort(key=lambda e: (FAMILIES.index(e["family"]), LABELS.index(e["label"])))
+    first = errors[0] if errors else None
+    return Verdict(format_valid=format_valid, ast_correct=correct, exec_correct=exec_ok,
+                   label=first["label"] if first else None, category=first["family"] if first else None,
+                   detail=first["detail"] if first else "", kind={"call": "calls" if format_valid else "invalid",
+                                                                  "text": "text", "none": "invalid"}[decision],
+                   calls=[{"name": n, "arguments": a} for n, a in (effective or [])],
+                   names_correct=names_ok and (format_valid or decision == "text") and not any(
+                       e["family"] == "decision" for e in errors),
+                   decision=decision, errors=errors, repaired_correct=repaired_ok,
+                   repairable=repaired_ok and not correct, repaired_valid=format_valid or (calls is None and repaired is not None))

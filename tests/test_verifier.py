@@ -8,8 +8,8 @@ import pytest
 
 from experiments.tasks import ground_truth_for, render_calls
 from experiments.toolbox import TOOLS
-from experiments.verifier import (FORMAT_LABELS, SEMANTIC_LABELS, ast_match, is_explicit_answer,
-                                  standardize_string, values_equal, verify)
+from experiments.verifier import (DECISION_LABELS, FAMILY, FORMAT_LABELS, SEMANTIC_LABELS, ast_match,
+                                  is_explicit_answer, nearest_tool, standardize_string, values_equal, verify)
 
 
 def item(calls, *, tools=("get_weather", "get_forecast", "convert_units", "add_to_cart", "multiply"), expect="call",
@@ -81,7 +81,8 @@ def test_missing_optional_argument_the_request_named_is_semantic():
     ('{"name": "get_weather", "arguments": {"city": "Paris"}}', "unparseable"),
     ('get_weather(city="Paris")', "unparseable"),
     ("", "unparseable"),
-    ('<tool_call>\n{"name": "get_wether", "arguments": {"city": "Paris"}}\n</tool_call>', "unknown_tool"),
+    ('<tool_call>\n{"name": "get_wether", "arguments": {"city": "Paris"}}\n</tool_call>', "misspelled_tool"),
+    ('<tool_call>\n{"name": "getWeather", "arguments": {"city": "Paris"}}\n</tool_call>', "misspelled_tool"),
     ('<tool_call>\n{"name": "get_weather", "arguments": {"location": "Paris"}}\n</tool_call>', "unknown_argument"),
     ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "kelvin"}}\n</tool_call>', "type_error"),
     ('<tool_call>\n{"name": "get_weather", "arguments": {"city": 7}}\n</tool_call>', "type_error"),
@@ -130,10 +131,10 @@ def test_abstention_only_from_an_explicit_answer():
         v = verify(broken, irr)
         assert (v.ast_correct, v.label) == (False, "unparseable"), broken
     v = verify(text(call("get_weather", city="Paris")), irr)
-    assert (v.label, v.category, v.format_valid) == ("wrong_abstention", "semantic", True)
-    # and a text answer where a call was due is a wrong abstention
+    assert (v.label, v.category, v.format_valid, v.decision) == ("call_not_due", "decision", True, "call")
+    # and a text answer where a call was due is a decision error
     v = verify("I cannot help.", WEATHER)
-    assert (v.label, v.format_valid, v.kind) == ("wrong_abstention", True, "text")
+    assert (v.label, v.category, v.format_valid, v.kind) == ("text_not_call", "decision", True, "text")
     assert not is_explicit_answer("ok <tool_call> maybe")
 
 
@@ -149,7 +150,7 @@ def test_response_generation_checks_the_facts():
     v = verify("It is 18 degrees and cloudy; 45.", ans)
     assert (v.label, v.format_valid) == ("wrong_value", True)
     v = verify(text(call("get_weather", city="Paris")), ans)
-    assert v.label == "wrong_abstention"
+    assert v.label == "call_not_due"
 
 
 def test_bfcl_quirks_dict_float_types_and_dotted_names():
@@ -174,9 +175,76 @@ def test_bfcl_quirks_dict_float_types_and_dotted_names():
     assert (v.label, v.category) == ("type_error", "format")
 
 
-def test_labels_partition_into_format_and_semantic():
-    assert set(FORMAT_LABELS).isdisjoint(SEMANTIC_LABELS)
-    assert len(FORMAT_LABELS) == 4 and len(SEMANTIC_LABELS) == 5
+def test_labels_partition_into_three_families():
+    assert set(FORMAT_LABELS).isdisjoint(SEMANTIC_LABELS) and set(DECISION_LABELS).isdisjoint(FORMAT_LABELS + SEMANTIC_LABELS)
+    assert (len(FORMAT_LABELS), len(DECISION_LABELS), len(SEMANTIC_LABELS)) == (4, 2, 5)
+    assert set(FAMILY.values()) == {"format", "decision", "semantic"}
+
+
+def labels(v):
+    return [(e["family"], e["label"]) for e in v.errors]
+
+
+def test_a_call_on_a_no_call_item_is_a_decision_error_even_when_broken():
+    irr = item([], expect="no_call")
+    v = verify(text(call("get_weather", city="Paris")), irr)
+    assert labels(v) == [("decision", "call_not_due")] and v.format_valid and not v.repairable
+    # a misspelled call where no call is due keeps both errors, and no repair makes it right
+    v = verify(text(call("getWeather", city="Paris")), irr)
+    assert labels(v) == [("format", "misspelled_tool"), ("decision", "call_not_due")]
+    assert not v.repaired_correct and not v.format_valid
+    # a call to a tool that exists nowhere: the decision error only (nothing was due)
+    v = verify(text(call("book_flight", origin="Oslo")), irr)
+    assert labels(v) == [("decision", "call_not_due")]
+
+
+def test_misspelled_in_context_tool_is_format_and_repairable():
+    assert nearest_tool("getWeather", ["get_weather", "get_forecast"]) == "get_weather"
+    assert nearest_tool("get_wether", ["get_weather", "get_forecast"]) == "get_weather"
+    assert nearest_tool("get_stock_price", ["get_weather", "get_forecast"]) is None
+    v = verify(text(call("getWeather", city="Paris")), WEATHER)
+    assert labels(v) == [("format", "misspelled_tool")]
+    assert (v.format_valid, v.ast_correct, v.repairable, v.repaired_correct, v.repaired_valid) == (False, False, True, True, True)
+    # misspelled and a wrong value: both errors kept, the repair does not make it right
+    v = verify(text(call("getWeather", city="Rome")), WEATHER)
+    assert labels(v) == [("format", "misspelled_tool"), ("semantic", "wrong_value")]
+    assert (v.repairable, v.repaired_valid, v.names_correct) == (False, True, False)
+
+
+def test_absent_tool_on_a_call_item_is_semantic():
+    v = verify(text(call("get_stock_price", symbol="ACME")), WEATHER)
+    assert labels(v) == [("semantic", "absent_tool")]
+    assert (v.format_valid, v.ast_correct, v.repairable) == (True, False, False)
+
+
+def test_lenient_repairs_and_what_they_cannot_repair():
+    good = text(call("get_weather", city="Paris"))
+    for slip in ("```\n" + good + "\n```", good + "\nDone!", good.replace('"', "'")):
+        v = verify(slip, WEATHER)
+        assert ("format", "unparseable") in labels(v) and v.repairable and v.repaired_correct, slip
+    for slip in ("", '<tool_call>\n{"name": ', text(call("get_weather", location="Paris"))):
+        v = verify(slip, WEATHER)
+        assert not v.repairable and not v.repaired_correct, slip
+    # a correct output is correct in the repair regime too, and not "repairable"
+    v = verify(good, WEATHER)
+    assert (v.repaired_correct, v.repairable, v.errors) == (True, False, [])
+
+
+def test_every_error_is_kept():
+    # a misspelled tool whose arguments are also broken: both format errors
+    v = verify(text(call("getWeather", location="Paris")), WEATHER)
+    assert {"misspelled_tool", "unknown_argument"} <= {e["label"] for e in v.errors}
+    # two calls, one misspelled, one with a wrong value: format + semantic
+    v = verify(text(call("getWeather", city="Paris"), call("convert_units", value=6, from_unit="kilometers",
+                                                          to_unit="miles")), TWO)
+    assert labels(v) == [("format", "misspelled_tool"), ("semantic", "wrong_value")]
+
+
+def test_native_empty_call_list_is_a_no_call_reply():
+    from experiments.verifier import is_no_call_reply
+
+    assert is_no_call_reply("<tool_call>[]</tool_call>") and is_no_call_reply("No tool fits.")
+    assert not is_no_call_reply("<tool_call>[{}]</tool_call>")
 
 
 def test_verdict_is_json_serialisable():
