@@ -1,24 +1,22 @@
-"""How much of DPO's gain is format? Paired bootstrap over items and seeds.
+"""How much of a treatment's gain over a baseline is format? Computed on call items only.
 
-With ``A(x, r)`` the accuracy of arm ``x`` under regime ``r`` (mean over seeds and items):
+With ``A(x, r)`` the accuracy of arm ``x`` under regime ``r`` (mean over seeds and call items)
+and the regimes free, repaired (free + deterministic repair) and constrained:
 
-    gain_free        = A(DPO, free)        - A(SFT, free)
-    gain_constrained = A(DPO, constrained) - A(SFT, constrained)
-    format share     = (gain_free - gain_constrained) / gain_free
-    reasoning share  = gain_constrained / gain_free
+    gain_r           = A(T, r) - A(B, r)                          for r in free, repaired, constrained
+    format share     = (gain_free - gain_constrained) / gain_free  (what the mask makes up for)
+    repair share     = (gain_free - gain_repaired) / gain_free     (what a deterministic repair makes up for)
+    rest             = gain_constrained / gain_free                (what no grammar gives)
 
-Constrained decoding removes format failures, so what of DPO's free-decoding gain survives
-under constraints is gain on something a grammar cannot give (reasoning); the rest was format.
+Under ``tool_choice="auto"`` the mask cannot change the call/no-call decision, so the
+decision is reported apart (hit and false-alarm rates, d', criterion; see
+:func:`experiments.evaluation.decision_metrics`) and no-call items never enter the shares.
 
-Confidence intervals: each bootstrap resample draws items (with replacement) and seeds (with
-replacement) once and applies the same draw to every arm and regime, so the comparison stays
-paired (a DPO student of seed s starts from the SFT student of seed s). Percentile 95%
-intervals. A share is undefined in a resample whose ``gain_free`` is 0; its interval is taken
-over the resamples where it is defined, and the undefined fraction is reported.
-
-A setting is *degenerate* when there is no gain to attribute: the ``gain_free`` interval
-contains zero (or the estimate is not positive). Shares are then reported but flagged as
-not identifiable.
+Intervals: a hierarchical bootstrap, paired. Each resample draws seeds with replacement, then
+for every drawn seed draws items with replacement, and applies the same draw to every arm and
+regime (a DPO student of seed s starts from the SFT student of seed s). Percentile 95%
+intervals. A share is printed only where the free-decoding gain's interval excludes zero;
+elsewhere the result is "no gain to attribute" and the share is withheld (None).
 """
 
 from __future__ import annotations
@@ -28,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["matrix", "attribute", "constraint_effects", "bootstrap_ci", "COMPARISONS"]
+__all__ = ["matrix", "attribute", "constraint_effects", "bootstrap_ci", "difference", "COMPARISONS", "ATTRIBUTION_REGIMES"]
 
 # (treatment, baseline): the headline comparison first
-COMPARISONS = [("dpo_mixed", "sft"), ("dpo_format", "sft"), ("dpo_semantic", "sft"), ("sft_control", "sft"),
-               ("dpo_mixed", "sft_control")]
+COMPARISONS = [("dpo", "sft"), ("dpo", "sft_control"), ("dpo_format", "sft"), ("dpo_semantic", "sft"),
+               ("sft_control", "sft")]
+ATTRIBUTION_REGIMES = ("free", "repaired", "constrained")
 
 
 def matrix(rows: list[dict], arm: str, regime: str, items: list[str], seeds: list[int], metric: str = "ast") -> np.ndarray:
@@ -49,15 +48,14 @@ def matrix(rows: list[dict], arm: str, regime: str, items: list[str], seeds: lis
 
 
 def _draws(n_seeds: int, n_items: int, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds ``(B, S)`` and, within each drawn seed, items ``(B, S, I)`` (hierarchical)."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, n_seeds, (n_boot, n_seeds)), rng.integers(0, n_items, (n_boot, n_items))
+    return rng.integers(0, n_seeds, (n_boot, n_seeds)), rng.integers(0, n_items, (n_boot, n_seeds, n_items))
 
 
 def _resampled_means(m: np.ndarray, si: np.ndarray, ii: np.ndarray) -> np.ndarray:
-    """Mean of ``m[si[b]][:, ii[b]]`` for every resample b (vectorised)."""
-    # mean over the chosen seed rows and item columns = mean_s mean_i m[s, i]
-    per_seed = np.stack([m[:, ii[b]].mean(axis=1) for b in range(ii.shape[0])])  # (B, n_seeds)
-    return np.take_along_axis(per_seed, si, axis=1).mean(axis=1)
+    """Mean of ``m[si[b, s], ii[b, s, :]]`` over s and items, for every resample b."""
+    return m[si[:, :, None], ii].mean(axis=(1, 2))
 
 
 def bootstrap_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None, float]:
@@ -75,59 +73,70 @@ def _cell(est: float | None, samples: np.ndarray) -> dict:
     return {"estimate": est, "lo": lo, "hi": hi, "undefined_fraction": round(undefined, 4)}
 
 
-def _share(num: float, den: float) -> float | None:
-    return num / den if den != 0 else None
+def _excludes_zero(cell: dict) -> bool:
+    return cell["lo"] is not None and (cell["lo"] > 0 or cell["hi"] < 0)
 
 
-def attribute(y: dict[tuple[str, str], np.ndarray], treat: str, base: str, *, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Attribution of ``treat``'s gain over ``base`` from ``{(arm, regime): seeds x items}`` matrices."""
-    keys = [(treat, "free"), (base, "free"), (treat, "constrained"), (base, "constrained")]
-    mats = [y[k] for k in keys]
-    n_seeds, n_items = mats[0].shape
-    if any(m.shape != (n_seeds, n_items) for m in mats):
-        raise ValueError(f"matrices must share one seeds x items shape, got {[m.shape for m in mats]}")
+def difference(a: np.ndarray, b: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """``mean(a) - mean(b)`` of two paired ``seeds x items`` matrices, with its interval."""
+    si, ii = _draws(*a.shape, n_boot, seed)
+    cell = _cell(float(a.mean() - b.mean()), _resampled_means(a, si, ii) - _resampled_means(b, si, ii))
+    cell["significant"] = _excludes_zero(cell)
+    return cell
+
+
+def attribute(y: dict[tuple[str, str], np.ndarray], treat: str, base: str, *, n_boot: int = 1000, seed: int = 0,
+              regimes: tuple[str, ...] = ATTRIBUTION_REGIMES) -> dict:
+    """Attribution of ``treat``'s gain over ``base`` from ``{(arm, regime): seeds x items}`` matrices
+    (call items). ``regimes`` must hold free and constrained; repaired is used when given."""
+    keys = [(a, r) for r in regimes for a in (treat, base)]
+    mats = {k: y[k] for k in keys}
+    n_seeds, n_items = mats[(treat, "free")].shape
+    if any(m.shape != (n_seeds, n_items) for m in mats.values()):
+        raise ValueError(f"matrices must share one seeds x items shape, got {[m.shape for m in mats.values()]}")
     if n_items == 0:
         raise ValueError("no items to attribute")
-    a = [float(m.mean()) for m in mats]
-    gf, gc = a[0] - a[1], a[2] - a[3]
     si, ii = _draws(n_seeds, n_items, n_boot, seed)
-    bs = [_resampled_means(m, si, ii) for m in mats]
-    bgf, bgc = bs[0] - bs[1], bs[2] - bs[3]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bfmt = np.where(bgf != 0, (bgf - bgc) / bgf, np.nan)
-        brea = np.where(bgf != 0, bgc / bgf, np.nan)
-    out = {
+    acc = {k: float(m.mean()) for k, m in mats.items()}
+    boot = {k: _resampled_means(m, si, ii) for k, m in mats.items()}
+    gain = {r: acc[(treat, r)] - acc[(base, r)] for r in regimes}
+    bgain = {r: boot[(treat, r)] - boot[(base, r)] for r in regimes}
+    out: dict[str, Any] = {
         "treatment": treat, "baseline": base, "n_items": n_items, "n_seeds": n_seeds,
-        "accuracy": {"treatment_free": a[0], "baseline_free": a[1], "treatment_constrained": a[2],
-                     "baseline_constrained": a[3]},
-        "gain_free": _cell(gf, bgf), "gain_constrained": _cell(gc, bgc),
-        "format_share": _cell(_share(gf - gc, gf), bfmt), "reasoning_share": _cell(_share(gc, gf), brea),
+        "accuracy": {f"{who}_{r}": acc[(a, r)] for r in regimes for who, a in (("treatment", treat), ("baseline", base))},
+        **{f"gain_{r}": _cell(gain[r], bgain[r]) for r in regimes},
     }
+    gf = gain["free"]
+    attributable = _excludes_zero(out["gain_free"]) and gf > 0
+    out["attributable"] = attributable
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = {"format_share": ("constrained", lambda g, c: (g - c) / g), "rest_share": ("constrained", lambda g, c: c / g)}
+        if "repaired" in regimes:
+            shares["repair_share"] = ("repaired", lambda g, c: (g - c) / g)
+        for name, (r, f) in shares.items():
+            samples = np.where(bgain["free"] != 0, f(bgain["free"], bgain[r]), np.nan)
+            cell = _cell(f(gf, gain[r]) if gf != 0 else None, samples)
+            if not attributable:
+                cell.update(estimate=None, lo=None, hi=None)
+            out[name] = cell
     lo, hi = out["gain_free"]["lo"], out["gain_free"]["hi"]
-    spans = lo is not None and lo <= 0 <= hi
-    out["degenerate"] = bool(gf <= 0 or spans)
-    if gf <= 0:
-        out["note"] = (f"no gain to attribute: {treat} is not better than {base} under free decoding "
-                       f"({gf:+.3f}); the shares are not meaningful")
-    elif spans:
-        out["note"] = (f"degenerate: the free-decoding gain {gf:+.3f} has a 95% interval [{lo:+.3f}, {hi:+.3f}] "
-                       "that spans zero, so there is no reliable gain to split into format and reasoning")
+    if attributable:
+        fs = out["format_share"]
+        out["note"] = (f"{treat} gains {gf:+.3f} over {base} under free decoding [{lo:+.3f}, {hi:+.3f}] and "
+                       f"{gain['constrained']:+.3f} under constraints: format share {fs['estimate']:.2f} "
+                       f"[{fs['lo']:.2f}, {fs['hi']:.2f}]")
     else:
-        fs = out["format_share"]["estimate"]
-        out["note"] = (f"{treat} gains {gf:+.3f} over {base} under free decoding and {gc:+.3f} under constraints: "
-                       f"format share {fs:.2f}, reasoning share {1 - fs:.2f}")
+        out["note"] = (f"no gain to attribute: {treat} - {base} under free decoding is {gf:+.3f} "
+                       f"[{lo:+.3f}, {hi:+.3f}]" + (", an interval that includes zero" if gf > 0 else ""))
+    out["degenerate"] = not attributable
     return out
 
 
-def constraint_effects(y: dict[tuple[str, str], np.ndarray], arm: str, *, n_boot: int = 1000, seed: int = 0) -> dict:
-    """``A(arm, constrained) - A(arm, free)`` with a paired bootstrap interval."""
-    f, c = y[(arm, "free")], y[(arm, "constrained")]
-    si, ii = _draws(*f.shape, n_boot, seed)
-    d = _resampled_means(c, si, ii) - _resampled_means(f, si, ii)
-    est = float(c.mean() - f.mean())
-    cell = _cell(est, d)
-    cell["hurts"] = est < 0
-    cell["significant"] = cell["hi"] is not None and (cell["hi"] < 0 or cell["lo"] > 0)
+def constraint_effects(y: dict[tuple[str, str], np.ndarray], arm: str, *, regime: str = "constrained",
+                       n_boot: int = 1000, seed: int = 0) -> dict:
+    """``A(arm, regime) - A(arm, free)`` with a paired bootstrap interval."""
+    cell = difference(y[(arm, regime)], y[(arm, "free")], n_boot=n_boot, seed=seed)
+    cell["hurts"] = cell["estimate"] < 0
     return cell
 
 

@@ -1,29 +1,66 @@
-"""Score any model on BFCL-format data in the four regimes (each model x {free, constrained}).
+"""Real BFCL data (the Berkeley Function Calling Leaderboard), scored in every regime.
 
-Layout of a BFCL directory (the Berkeley Function Calling Leaderboard's own files):
+The data ships in the PyPI package ``bfcl-eval`` (``bfcl_eval/data``: v4 file names); any
+directory in BFCL's own layout works too (v3 or v4 names):
 
-    DIR/BFCL_v3_simple.json                  JSON lines: {"id", "question", "function"}
-    DIR/possible_answer/BFCL_v3_simple.json  JSON lines: {"id", "ground_truth"}
+    DIR/BFCL_v4_simple_python.json                  JSON lines: {"id", "question", "function"}
+    DIR/possible_answer/BFCL_v4_simple_python.json  JSON lines: {"id", "ground_truth"}
 
 ``question`` is a list of turns, each a list of ``{role, content}`` messages (single-turn
 categories use the first); ``function`` is a list of BFCL function docs (``"type": "dict"``,
-``"float"``, dotted names like ``math.factorial``); ``ground_truth`` is
-``[{"function.name": {"arg": [allowed values]}}]`` where ``""`` means the argument may be
-omitted. Categories: simple, multiple, parallel, parallel_multiple, irrelevance (no answer
-file: the right output is no call). Scoring is the BFCL AST check (no execution).
+``"float"``, dotted names like ``math.factorial``), given to the model whole, parameter
+descriptions included; ``ground_truth`` is ``[{"function.name": {"arg": [allowed values]}}]``
+where ``""`` means the argument may be omitted. Categories (v4 names; v3's ``simple`` is v4's
+``simple_python``): simple_python, multiple, parallel, parallel_multiple, irrelevance,
+live_simple, live_multiple, live_irrelevance (the irrelevance ones have no answer file: the
+right output is no call). An unknown category, or a requested one with no file, is an error;
+nothing is skipped. Scoring is the BFCL AST check (no execution).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CATEGORIES", "load_bfcl", "evaluate_bfcl"]
+__all__ = ["CATEGORIES", "ALIASES", "check_categories", "package_data_dir", "load_bfcl", "evaluate_bfcl", "bfcl_table"]
 
-CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
-_NAME = re.compile(r"^BFCL_v\d+_(?P<cat>[a-z_]+)\.json$")
+CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple",
+              "live_multiple", "live_irrelevance")
+ALIASES = {"simple": "simple_python"}  # BFCL v3 name -> v4 name
+NO_CALL = ("irrelevance", "live_irrelevance")
+_NAME = re.compile(r"^BFCL_v(?P<version>\d+)_(?P<cat>[a-z_]+)\.json$")
+
+
+def _canonical(cat: str) -> str:
+    return ALIASES.get(cat, cat)
+
+
+def check_categories(categories: Any) -> tuple[str, ...]:
+    """The categories under their v4 names; an unknown one raises ValueError naming the closest."""
+    out = []
+    for c in categories:
+        name = _canonical(str(c))
+        if name not in CATEGORIES:
+            near = difflib.get_close_matches(str(c), list(CATEGORIES) + list(ALIASES), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ValueError(f"unknown BFCL category {c!r}{hint} (known: {', '.join(CATEGORIES)}; v3 alias: simple)")
+        out.append(name)
+    return tuple(out)
+
+
+def package_data_dir() -> Path:
+    """``bfcl_eval/data`` of the installed ``bfcl-eval`` package (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bfcl_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the PyPI package bfcl-eval is not installed: "
+                                "pip install -c constraints.txt --no-deps bfcl-eval (only its data files are used)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -38,21 +75,50 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def load_bfcl(directory: str | Path, *, categories: tuple[str, ...] = CATEGORIES) -> list[dict]:
-    """Items in the verifier's shape (``messages``, ``tools``, ``expect``, ``ground_truth``, ``subtask`` = category)."""
-    root = Path(directory)
+def _files(root: Path) -> dict[str, Path]:
+    """category (v4 name) -> question file; the newest version wins when a directory holds both."""
+    found: dict[str, tuple[int, Path]] = {}
+    for p in sorted(root.iterdir()):
+        m = _NAME.match(p.name)
+        if m:
+            cat, version = _canonical(m["cat"]), int(m["version"])
+            if cat not in found or version > found[cat][0]:
+                found[cat] = (version, p)
+    return {c: p for c, (_, p) in found.items()}
+
+
+def load_bfcl(directory: str | Path | None = None, *, categories: Any = None, per_category: int = 0,
+              seed: int = 0) -> list[dict]:
+    """Items in the verifier's shape (``messages``, ``tools``, ``expect``, ``ground_truth``, ``subtask`` = category).
+
+    directory: a BFCL data directory (default: the installed bfcl-eval package's).
+    categories: v3 or v4 names (default: every category this loader knows that the directory
+        holds; other files in the directory, such as multi-turn ones, are then named in the error
+        only if a requested category is missing).
+    per_category: a seeded random sample of this many items per category (0 = all), in file order.
+    """
+    root = Path(directory) if directory is not None else package_data_dir()
     if not root.is_dir():
         raise FileNotFoundError(f"BFCL directory not found: {root}")
-    items: list[dict] = []
-    files = sorted(p for p in root.iterdir() if _NAME.match(p.name))
+    files = _files(root)
     if not files:
-        raise FileNotFoundError(f"no BFCL question files (BFCL_v3_<category>.json) in {root}")
-    for path in files:
-        cat = _NAME.match(path.name)["cat"]
-        if cat not in categories:
-            continue
+        raise FileNotFoundError(f"no BFCL question files (BFCL_v4_<category>.json or BFCL_v3_<category>.json) in {root}")
+    if categories is None:
+        wanted = tuple(c for c in CATEGORIES if c in files)
+        if not wanted:
+            raise ValueError(f"{root}: none of the BFCL categories this loader reads ({', '.join(CATEGORIES)}); "
+                             f"found {', '.join(sorted(files))}")
+    else:
+        wanted = check_categories(categories)
+    missing = [c for c in wanted if c not in files]
+    if missing:
+        raise FileNotFoundError(f"{root}: no question file for BFCL categor{'y' if len(missing) == 1 else 'ies'} "
+                                f"{', '.join(missing)} (found: {', '.join(sorted(files)) or 'none'})")
+    items: list[dict] = []
+    for cat in wanted:
+        path = files[cat]
         answers: dict[str, Any] = {}
-        if cat != "irrelevance":
+        if cat not in NO_CALL:
             ans_path = root / "possible_answer" / path.name
             if not ans_path.is_file():
                 raise FileNotFoundError(f"{path}: its answers {ans_path} are missing")
@@ -60,39 +126,47 @@ def load_bfcl(directory: str | Path, *, categories: tuple[str, ...] = CATEGORIES
                 if "id" not in a or "ground_truth" not in a:
                     raise ValueError(f"{ans_path}:{n}: an answer needs 'id' and 'ground_truth'")
                 answers[a["id"]] = a["ground_truth"]
-        for n, q in enumerate(_read_jsonl(path), 1):
+        rows = _read_jsonl(path)
+        chosen = list(range(len(rows)))
+        if per_category and per_category < len(rows):
+            chosen = sorted(random.Random(f"bfcl:{seed}:{cat}").sample(chosen, per_category))
+        for i in chosen:
+            q, n = rows[i], i + 1
             for key in ("id", "question", "function"):
                 if key not in q:
                     raise ValueError(f"{path}:{n}: a question needs {key!r}")
             turns = q["question"]
             if not turns or not isinstance(turns[0], list):
                 raise ValueError(f"{path}:{n}: 'question' must be a list of turns (lists of messages)")
-            if cat != "irrelevance" and q["id"] not in answers:
+            if cat not in NO_CALL and q["id"] not in answers:
                 raise ValueError(f"{path}:{n}: no answer for id {q['id']!r} in possible_answer/{path.name}")
-            gt = answers.get(q["id"], [])
             items.append({"id": q["id"], "subtask": cat, "messages": turns[0], "tools": q["function"],
-                          "expect": "no_call" if cat == "irrelevance" else "call", "ground_truth": gt,
-                          "gold_calls": None, "facts": []})
+                          "expect": "no_call" if cat in NO_CALL else "call", "ground_truth": answers.get(q["id"], []),
+                          "gold_calls": None, "facts": [], "suite": "bfcl"})
     return items
 
 
-def evaluate_bfcl(directory: str | Path, models: list[str], *, out: str | Path | None = None, backend: str = "llguidance",
-                  max_new_tokens: int = 128, batch_size: int = 16, progress: bool = True) -> dict:
+def evaluate_bfcl(directory: str | Path | None, models: list[str], *, out: str | Path | None = None,
+                  backend: str = "llguidance", max_new_tokens: int = 128, batch_size: int = 16, progress: bool = True,
+                  categories: Any = None, per_category: int = 0, format: str = "hermes") -> dict:
     """Every model x {free, constrained} on a BFCL directory; returns (and writes) metrics per category."""
     from .evaluation import evaluate_model, metrics
     from .models import device_name, load_causal_lm
 
-    items = load_bfcl(directory)
+    items = load_bfcl(directory, categories=categories, per_category=per_category)
     rows: list[dict] = []
     for m in models:
         model, tok = load_causal_lm(m, device=device_name())
         for regime in ("free", "constrained"):
             rows += evaluate_model(model, tok, items, regime=regime, backend=backend, max_new_tokens=max_new_tokens,
-                                   batch_size=batch_size, execute=False, progress=progress,
+                                   batch_size=batch_size, execute=False, progress=progress, format=format,
                                    desc=f"bfcl {Path(m).name} {regime}", tags={"arm": m, "seed": 0, "model": m})
+    from .evaluation import rescore
+
+    rows = rescore(rows, items, format)
     summary = {m: {regime: metrics([r for r in rows if r["arm"] == m and r["regime"] == regime])
-                   for regime in ("free", "constrained")} for m in models}
-    result = {"directory": str(directory), "items": len(items), "models": models, "metrics": summary}
+                   for regime in ("free", "repaired", "constrained")} for m in models}
+    result = {"directory": str(directory or package_data_dir()), "items": len(items), "models": models, "metrics": summary}
     if out is not None:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)
@@ -104,10 +178,13 @@ def evaluate_bfcl(directory: str | Path, models: list[str], *, out: str | Path |
 
 
 def bfcl_table(result: dict) -> str:
-    lines = ["| model | regime | category | n | format-valid % | AST acc % |", "|---|---|---|---|---|---|"]
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:.1f}"
+
+    lines = ["| model | regime | category | n | valid calls % | acc when valid % | AST acc % |", "|---|---|---|---|---|---|---|"]
     for m, per in result["metrics"].items():
         for regime, met in per.items():
             for cat, s in [("overall", met["overall"]), *met["by_subtask"].items()]:
-                lines.append(f"| {m} | {regime} | {cat} | {s['n']} | {100 * s['format_validity']:.1f} | "
-                             f"{100 * s['ast_accuracy']:.1f} |")
+                lines.append(f"| {m} | {regime} | {cat} | {s['n']} | {pct(s['validity'])} | {pct(s['accuracy_when_valid'])} | "
+                             f"{pct(s['accuracy'])} |")
     return "\n".join(lines)

@@ -76,16 +76,19 @@ CHAT_TEMPLATE = (
 )
 
 
-def install_chat_template(tokenizer: Any) -> Any:
-    """Give ``tokenizer`` the experiment's template; ChatML special tokens must exist.
+def install_chat_template(tokenizer: Any, *, template: bool = True) -> Any:
+    """Give ``tokenizer`` the experiment's template (``template``) and ChatML's end of turn.
 
-    Sets EOS to ``<|im_end|>`` (the end of an assistant turn) and a pad token.
+    Sets EOS to ``<|im_end|>`` (the end of an assistant turn) and a pad token; the ChatML special
+    tokens must exist. ``template=False`` keeps the tokenizer's own chat template (a pretrained
+    model's), so structcall writes the tool prompt for the model's native format.
     """
     missing = [t for t in ("<|im_start|>", "<|im_end|>") if tokenizer.convert_tokens_to_ids(t) in (None, tokenizer.unk_token_id)]
     if missing:
         raise ValueError(f"tokenizer lacks the ChatML special tokens {missing}; the experiment's "
                          "chat template needs them (SmolLM2 and the tiny tokenizers have them)")
-    tokenizer.chat_template = CHAT_TEMPLATE
+    if template or not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.eos_token = "<|im_end|>"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = "<|endoftext|>" if tokenizer.convert_tokens_to_ids("<|endoftext|>") is not None else tokenizer.eos_token

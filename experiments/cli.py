@@ -2,7 +2,7 @@
 
     structcall experiment run --config experiments/configs/tiny.yaml [--stage train] [--set sft.epochs=4]
     structcall experiment report RUN_DIR
-    structcall experiment eval --bfcl DIR --model PATH [--model PATH2 ...] [--out DIR]
+    structcall experiment eval [--bfcl DIR] [--category C ...] [--per-category N] --model PATH [--model PATH2 ...] [--out DIR]
 
 Multi-GPU training: run the same command under ``accelerate launch`` (TRL's trainers
 distribute themselves), e.g. ``accelerate launch --num_processes 4 -m experiments.cli experiment
@@ -42,8 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir")
     rep.add_argument("--no-progress", action="store_true")
 
-    ev = esub.add_parser("eval", help="score models on BFCL-format data, free and constrained")
-    ev.add_argument("--bfcl", required=True, help="directory with BFCL_v3_<category>.json and possible_answer/")
+    ev = esub.add_parser("eval", help="score models on BFCL data, free and constrained")
+    ev.add_argument("--bfcl", help="directory with BFCL_v4_<category>.json (or v3) and possible_answer/ "
+                                   "(default: the data of the installed bfcl-eval package)")
+    ev.add_argument("--category", action="append", dest="categories",
+                    help="a BFCL category (v3 or v4 name; repeatable; default: every known category present)")
+    ev.add_argument("--per-category", type=int, default=0, help="a seeded sample of this many items per category (0 = all)")
+    ev.add_argument("--format", default="hermes", help="the models' output format (a structcall format name)")
     ev.add_argument("--model", action="append", required=True, help="model path/id/.gguf/'smollm2' (repeatable)")
     ev.add_argument("--out", help="write bfcl_results.json and bfcl_items.jsonl here")
     ev.add_argument("--backend", default="llguidance")
@@ -56,15 +61,21 @@ def _parser() -> argparse.ArgumentParser:
 def _print_summary(results: dict) -> None:
     from .report import ARM_TITLES
 
+    own = results["own"]
     print(f"\nstructcall experiment '{results['name']}': {len(results['seeds'])} seed(s), "
           f"total {results['total_wall_s']:.0f} s")
-    print(f"{'student':22s} {'regime':12s} {'valid%':>7s} {'AST%':>7s} {'exec%':>7s}")
-    for arm, per in results["metrics"].items():
-        for regime in ("free", "constrained"):
-            o = per[regime]["overall"]
-            print(f"{ARM_TITLES.get(arm, arm):22s} {regime:12s} {100 * o['format_validity']:7.1f} "
-                  f"{100 * o['ast_accuracy']:7.1f} {100 * (o['exec_accuracy'] or 0):7.1f}")
-    head = results["attribution"]["ast"].get("dpo_mixed_vs_sft", {}).get("overall")
+    print(f"{'student (own call items)':36s} {'regime':12s} {'acc%':>6s} {'valid%':>7s} {'acc|valid%':>10s} {'fmt fail%':>9s}")
+    for arm, per in own["metrics"].items():
+        for regime, m in per.items():
+            o = m["overall"]
+            f = lambda x: "n/a" if x is None else f"{100 * x:.1f}"  # noqa: E731
+            print(f"{ARM_TITLES.get(arm, arm):36s} {regime:12s} {f(o['call_accuracy']):>6s} {f(o['validity']):>7s} "
+                  f"{f(o['accuracy_when_valid']):>10s} {f(o['format_failure_rate']):>9s}")
+    for key, g in results["gates"].items():
+        value = "n/a" if g["value"] is None else f"{100 * g['value']:.1f}%"
+        print(f"power gate: SFT {key.replace('_', ' ')} {value} (needs >= {100 * g['threshold']:.0f}%): "
+              f"{'pass' if g['pass'] else 'FAIL'}")
+    head = own["attribution"].get("dpo_vs_sft", {}).get("overall")
     if head:
         print(head["note"])
 
@@ -106,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
         result = evaluate_bfcl(args.bfcl, args.model, out=args.out, backend=args.backend,
                                max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, categories=args.categories,
+                               per_category=args.per_category, format=args.format)
         print(bfcl_table(result))
         return 0
     except (ConfigError, FileNotFoundError, ValueError) as exc:

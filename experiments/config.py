@@ -103,28 +103,42 @@ class TeacherSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    """SFT and DPO datasets built from the teacher's labelled candidates.
+    """SFT and DPO data.
 
-    pairs_per_prompt: at most this many (chosen, rejected) pairs per prompt and failure category.
-    max_pairs: cap on the pair count of every DPO arm (0 = the matched maximum: the smaller of the
-        format and semantic pools, so format-only, semantic-only and mixed have equal counts).
+    SFT: one verified-correct teacher response per training prompt.
+    DPO (primary arm ``dpo``): on-policy pairs from the SFT student's own samples
+        (``onpolicy_samples`` per prompt at ``onpolicy_temperature``, free decoding), verified: the
+        chosen side is a correct sample (else the gold answer), the rejected side one of its real
+        mistakes; at most ``pairs_per_prompt`` per prompt.
+    Ablation arms ``dpo_format`` / ``dpo_semantic``: minimal pairs on call items, gold vs gold with
+        one format edit / one tool-or-value edit: the same prompts and chosen side, matched counts.
+    max_pairs: cap on the pair count of every DPO arm. Every DPO arm and the SFT-control train for
+        the same number of steps (``max_pairs`` pairs x ``dpo.epochs``), so no arm gets more training.
     """
 
     pairs_per_prompt: int = 2
-    max_pairs: int = 0
+    max_pairs: int = 200
+    onpolicy_samples: int = 4
+    onpolicy_temperature: float = 1.0
+    onpolicy_max_new_tokens: int = 96
+    onpolicy_batch_size: int = 32
 
 
 @dataclass(frozen=True)
 class EvalSection:
-    """Evaluation in the four regimes (students x free/constrained), via structcall.generate_batch.
+    """Evaluation through structcall.generate_batch: every student free and constrained; the
+    third regime, free + deterministic repair, is scored from the free outputs.
 
     backend: constrained-decoding backend; temperature 0 = greedy (same settings in every regime).
     fast_forward: let the decoder append grammar-forced text as canonical tokens. Off by default so
         that the mask is the only difference between the regimes: forced text tokenized on its own
         can split where the model's tokenizer would not (a token like `": "/home/` crosses the
         grammar's boundary), which changes what the model conditions on.
-    bootstrap: paired bootstrap resamples for the confidence intervals.
+    bootstrap: hierarchical bootstrap resamples (seeds, then items) for the intervals.
     include_teacher: also score the teacher (context for the report; not part of the attribution).
+    bfcl_per_category: real BFCL v4 items (from the bfcl-eval package) per category, stratified;
+        0 = no BFCL evaluation. bfcl_categories: which categories (v3 or v4 names).
+    bfcl_arms: which students are scored on BFCL (empty = every arm).
     """
 
     max_new_tokens: int = 96
@@ -134,6 +148,10 @@ class EvalSection:
     temperature: float = 0.0
     bootstrap: int = 1000
     include_teacher: bool = True
+    bfcl_per_category: int = 0
+    bfcl_categories: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
+                                        "live_simple", "live_multiple", "live_irrelevance")
+    bfcl_arms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,12 +163,16 @@ class ExperimentConfig:
     pretrain: the tiny student's LM pretraining; pretrain_on: "prompts" (system, tools, user turns
         and tool results, without the answers) or "conversations" (with the gold answers).
     threads: torch CPU threads (0 = torch's default).
+    format: the students' output format (a structcall format name): training targets are rendered,
+        prompts written, outputs decoded and parsed in it. ``native`` = the student's own
+        (detected from its chat template).
     """
 
     name: str = "tiny"
     run_dir: str = "runs/tiny"
     seeds: tuple[int, ...] = (0, 1, 2)
-    arms: tuple[str, ...] = ("sft", "sft_control", "dpo_mixed", "dpo_format", "dpo_semantic")
+    arms: tuple[str, ...] = ("sft", "sft_control", "dpo", "dpo_format", "dpo_semantic")
+    format: str = "hermes"
     tasks: TasksSection = TasksSection()
     tokenizer_vocab_size: int = 2048
     student: ModelSpec = ModelSpec()
@@ -164,7 +186,7 @@ class ExperimentConfig:
     eval: EvalSection = EvalSection()
 
     def __post_init__(self) -> None:
-        known = ("sft", "sft_control", "dpo_mixed", "dpo_format", "dpo_semantic")
+        known = ("sft", "sft_control", "dpo", "dpo_format", "dpo_semantic")
         bad = [a for a in self.arms if a not in known]
         if bad or "sft" not in self.arms:
             raise ConfigError(f"arms: unknown {bad} (known: {list(known)}); 'sft' is required")
@@ -178,6 +200,14 @@ class ExperimentConfig:
             raise ConfigError("student.source cannot be 'student-base'")
         if self.pretrain_on not in ("prompts", "conversations"):
             raise ConfigError(f"pretrain_on must be 'prompts' or 'conversations', got {self.pretrain_on!r}")
+        if "sft_control" in self.arms and "dpo" not in self.arms:
+            raise ConfigError("arms: 'sft_control' trains on the on-policy DPO arm's chosen responses; add 'dpo'")
+        from .bfcl import check_categories
+
+        try:
+            check_categories(self.eval.bfcl_categories)
+        except ValueError as exc:
+            raise ConfigError(f"eval.bfcl_categories: {exc}") from None
         if self.eval.backend not in ("llguidance", "outlines", "xgrammar"):
             raise ConfigError(f"eval.backend must be llguidance, outlines or xgrammar, got {self.eval.backend!r}")
 

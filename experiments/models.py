@@ -70,8 +70,11 @@ def build_tiny(tokenizer: Any, *, hidden_size: int, num_hidden_layers: int, num_
 
 
 def load_causal_lm(source: str | Path, *, device: str | None = None) -> tuple[Any, Any]:
-    """Load ``(model, tokenizer)`` from a model id, folder, ``.gguf`` file or ``"smollm2"`` and
-    install the experiment's chat template (so TRL and generate render the same prompts)."""
+    """Load ``(model, tokenizer)`` from a model id, folder, ``.gguf`` file or ``"smollm2"``.
+
+    The tokenizer keeps its own chat template (a tiny model's folder holds the experiment's);
+    EOS becomes ChatML's ``<|im_end|>``. Training and evaluation both write prompts with
+    ``structcall``'s prompt renderer, so they see the same text."""
     from structcall.models import load_model
 
     model, tok = load_model(source, device=device)
@@ -80,7 +83,7 @@ def load_causal_lm(source: str | Path, *, device: str | None = None) -> tuple[An
         # transformers de-quantizes GGUF weights to full-precision tensors on load but still flags the
         # model as quantized, which blocks training and saving; the tensors are plain weights
         quantizer.remove_quantization_config(model)
-    install_chat_template(tok)
+    install_chat_template(tok, template=False)
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     model.config.eos_token_id = tok.eos_token_id

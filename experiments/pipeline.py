@@ -2,6 +2,10 @@
 
     tasks -> base -> teacher -> datasets -> train -> eval -> report
 
+``train`` holds, per seed: the SFT student, its own samples (``onpolicy/s<seed>``: the
+on-policy pairs of the primary DPO arm and the SFT-control's rows), then the DPO arms and
+the control, which all start from that SFT student and take the same number of steps.
+
 A stage writes ``<run_dir>/<stage>/.../DONE.json`` holding its key (a hash of the config
 sections it reads and the keys of its inputs) only after all its outputs exist. A stage whose
 marker holds the current key is skipped; one with another key (the config changed) is redone
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import ExperimentConfig, digest, to_dict
+from .evaluation import rescore
 from .tasks import TaskConfig, ToolTasks
 
 __all__ = ["STAGES", "Run"]
@@ -167,11 +172,12 @@ class Run:
         from .data import build_datasets, save_datasets
 
         candidates = self.teacher()
-        key = self.keys["datasets"] = digest("datasets", self.keys["teacher"], self.cfg.data, self.cfg.tasks.seed)
+        key = self.keys["datasets"] = digest("datasets", self.keys["teacher"], self.cfg.data.max_pairs, self.cfg.tasks.seed,
+                                             self.cfg.format)
         out = self.dir / "data"
         if not self._done(out, key):
             def build():
-                sets, stats = build_datasets(self.tasks()["train"], candidates, pairs_per_prompt=self.cfg.data.pairs_per_prompt,
+                sets, stats = build_datasets(self.tasks()["train"], candidates, fmt=self.cfg.format,
                                              max_pairs=self.cfg.data.max_pairs, seed=self.cfg.tasks.seed)
                 self.log("datasets: " + ", ".join(f"{k}={v}" for k, v in stats["rows"].items()))
                 prov = {"key": key, "teacher": to_dict(self.cfg.teacher), "data": to_dict(self.cfg.data), "stats": stats,
@@ -182,21 +188,47 @@ class Run:
         return out
 
     def train(self) -> dict[tuple[str, int], Path]:
+        from .training import steps_for
+
         data_dir = self.datasets()
         bases = self.base()
+        c = self.cfg
         models: dict[tuple[str, int], Path] = {}
-        for seed in self.cfg.seeds:
-            sft_key = digest("sft", self.keys["datasets"], self.keys["base"], self.cfg.sft, seed)
+        for seed in c.seeds:
+            sft_key = digest("sft", self.keys["datasets"], self.keys["base"], c.sft, seed, c.format)
             self.keys[f"sft-s{seed}"] = sft_key
             models[("sft", seed)] = self._train_one("sft", seed, sft_key, data_dir, bases["student"])
-            for arm in self.cfg.arms:
+            init = str(models[("sft", seed)])
+            dirs = {arm: data_dir for arm in ("dpo_format", "dpo_semantic")}
+            n_pairs = c.data.max_pairs
+            if "dpo" in c.arms:
+                on_dir = self.onpolicy(seed, sft_key, init)
+                dirs.update(dpo=on_dir, sft_control=on_dir)
+                n_pairs = json.loads((on_dir / "audit.json").read_text())["audit"]["pairs"]
+            steps = steps_for(n_pairs, c.dpo.batch_size, c.dpo.epochs)
+            for arm in c.arms:
                 if arm == "sft":
                     continue
-                key = self.keys[f"{arm}-s{seed}"] = digest(arm, sft_key, self.cfg.dpo, self.keys["datasets"])
-                models[(arm, seed)] = self._train_one(arm, seed, key, data_dir, str(models[("sft", seed)]))
+                key = self.keys[f"{arm}-s{seed}"] = digest(arm, sft_key, c.dpo, steps, self.keys.get(f"onpolicy-s{seed}"),
+                                                           self.keys["datasets"])
+                models[(arm, seed)] = self._train_one(arm, seed, key, dirs[arm], init, steps=steps)
         return models
 
-    def _train_one(self, arm: str, seed: int, key: str, data_dir: Path, init: str) -> Path:
+    def onpolicy(self, seed: int, sft_key: str, init: str) -> Path:
+        """The SFT student's samples and the on-policy pairs for ``seed``."""
+        from .stages import sample_student
+
+        d = self.cfg.data
+        key = self.keys[f"onpolicy-s{seed}"] = digest("onpolicy", sft_key, d, self.cfg.format)
+        out = self.dir / "onpolicy" / f"s{seed}"
+        if not self._done(out, key):
+            if out.exists():  # an interrupted sampling run: sampling is redone whole
+                shutil.rmtree(out)
+            info = self._timed(f"onpolicy/s{seed}", lambda: sample_student(self, seed, init, out), cached=False)
+            self._mark(out, key, **info)
+        return out
+
+    def _train_one(self, arm: str, seed: int, key: str, data_dir: Path, init: str, *, steps: int = 0) -> Path:
         from .stages import train_arm
 
         out = self.dir / "train" / f"{arm}-s{seed}"
@@ -204,7 +236,8 @@ class Run:
         if not cached:
             origin = Path(init).parent.name if Path(init).name == "final" else init
             self.log(f"train: {arm} seed {seed} (from {origin})")
-            info = self._timed(f"train/{arm}-s{seed}", lambda: train_arm(self, arm, seed, data_dir, init, out), cached=False)
+            info = self._timed(f"train/{arm}-s{seed}", lambda: train_arm(self, arm, seed, data_dir, init, out, steps=steps),
+                               cached=False)
             self._mark(out, key, **info)
         return out / "final"
 
@@ -218,15 +251,21 @@ class Run:
             targets.append(("teacher", -1, json.loads((self.dir / "teacher" / "teacher.json").read_text())["model"],
                             self.keys["teacher"]))
         for arm, seed, path, model_key in targets:
-            key = digest("eval", model_key, self.cfg.eval, self.keys["tasks"])
+            key = digest("eval", model_key, self.cfg.eval, self.keys["tasks"], self.cfg.format)
             out = self.dir / "eval" / f"{arm}-s{seed}"
             if not self._done(out, key):
                 self._timed(f"eval/{arm}-s{seed}", lambda: eval_model(self, arm, seed, path, out), cached=False)
                 self._mark(out, key)
             for regime in ("free", "constrained"):
                 rows += _jsonl_read(out / f"{regime}.jsonl")
+        rows = rescore(rows, self._eval_items(), self.cfg.format)
         self._cache["rows"] = rows
         return rows
+
+    def _eval_items(self) -> list[dict]:
+        from .stages import eval_items
+
+        return eval_items(self)
 
     def report(self) -> dict:
         from .report import write_report

@@ -10,16 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from .attribution import COMPARISONS, attribute, constraint_effects, matrix
+from .attribution import ATTRIBUTION_REGIMES, COMPARISONS, attribute, constraint_effects, matrix
 from .config import to_dict
-from .evaluation import both_valid, metrics
+from .evaluation import REGIMES, decision_metrics, metrics, score
 from .tasks import SUBTASKS
-from .verifier import FORMAT_LABELS, LABELS, SEMANTIC_LABELS
+from .verifier import DECISION_LABELS, FAMILIES, FORMAT_LABELS, LABELS, SEMANTIC_LABELS
 
-__all__ = ["write_report", "summarize", "summary_table", "versions", "hardware"]
+__all__ = ["write_report", "summarize", "summary_table", "baseline_rows", "power_gates", "versions", "hardware"]
 
-ARM_TITLES = {"sft": "SFT", "sft_control": "SFT-control", "dpo_mixed": "DPO (mixed)", "dpo_format": "DPO (format-only)",
-              "dpo_semantic": "DPO (semantic-only)", "teacher": "teacher"}
+ARM_TITLES = {"sft": "SFT", "sft_control": "SFT-control", "dpo": "DPO (on-policy)", "dpo_format": "DPO (format-only)",
+              "dpo_semantic": "DPO (semantic-only)", "teacher": "teacher", "always_text": "baseline: always text",
+              "first_tool": "baseline: first tool, no arguments"}
+BASELINES = ("always_text", "first_tool")
+GATES = {"format_failure_rate": 0.10, "accuracy_when_valid": 0.20}
 
 
 def versions() -> dict[str, str]:
@@ -56,42 +59,87 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def summarize(rows: list[dict], seeds: list[int], arms: list[str], *, n_boot: int = 1000) -> dict:
-    """Every metric, attribution and constraint effect from the rows."""
-    items = sorted({r["item"] for r in rows})
+def baseline_rows(items: list[dict], seeds: list[int], fmt: str) -> list[dict]:
+    """The two trivial policies, scored like a student in every regime (they do not depend on it):
+    always answer in text; always call the first tool in context with no arguments."""
+    from structcall.render import render_calls
+
+    rows = []
+    for ex in items:
+        first = ex["tools"][0]
+        name = (first.get("function") or first)["name"]
+        texts = {"always_text": "I cannot help with that using the available tools.",
+                 "first_tool": render_calls([{"name": name, "arguments": {}}], format=fmt)}
+        for arm, text in texts.items():
+            suite = ex.get("suite", "own")
+            scored = score(text, ex, finish_reason="stop", fmt=fmt, execute=suite == "own")
+            for seed in seeds:
+                for regime in REGIMES:
+                    rows.append({"arm": arm, "seed": seed, "regime": regime, "suite": suite, "item": ex["id"],
+                                 "subtask": ex["subtask"], "expect": ex["expect"], "text": text, "finish_reason": "stop",
+                                 "completion_tokens": 0, "forced_tokens": 0, **scored})
+    return rows
+
+
+def power_gates(m: dict) -> dict:
+    """The pilot's power gates on SFT's free decoding of the own suite's call items."""
+    o = m["sft"]["free"]["overall"] if "sft" in m else None
+    out = {}
+    for key, threshold in GATES.items():
+        value = None if o is None else o[key]
+        out[key] = {"value": value, "threshold": threshold, "pass": value is not None and value >= threshold}
+    return out
+
+
+def _groups(rows: list[dict]) -> dict[str, list[str]]:
+    items = sorted({r["item"] for r in rows if r["expect"] == "call"})
     subtask_of = {r["item"]: r["subtask"] for r in rows}
-    present = [a for a in arms if any(r["arm"] == a for r in rows)]
-    out: dict[str, Any] = {"metrics": {}, "per_seed": {}, "attribution": {}, "constraint_effects": {}, "both_valid": {}}
-    for arm in present + (["teacher"] if any(r["arm"] == "teacher" for r in rows) else []):
-        out["metrics"][arm], out["per_seed"][arm] = {}, {}
-        for regime in ("free", "constrained"):
+    groups = {"overall": items}
+    for st in sorted({subtask_of[i] for i in items}):
+        groups[st] = [i for i in items if subtask_of[i] == st]
+    return groups
+
+
+def _block(rows: list[dict], seeds: list[int], arms: list[str], n_boot: int) -> dict:
+    """Every metric for one suite: regimes, decisions, per seed, attribution and constraint effects."""
+    out: dict[str, Any] = {"metrics": {}, "decisions": {}, "per_seed": {}, "attribution": {}, "effects": {}}
+    present = [a for a in arms + ["teacher"] + list(BASELINES) if any(r["arm"] == a for r in rows)]
+    for arm in present:
+        out["metrics"][arm], out["decisions"][arm], out["per_seed"][arm] = {}, {}, {}
+        for regime in REGIMES:
             sel = [r for r in rows if r["arm"] == arm and r["regime"] == regime]
+            if not sel:
+                continue
             out["metrics"][arm][regime] = metrics(sel)
-            out["per_seed"][arm][regime] = {str(s): metrics([r for r in sel if r["seed"] == s])["overall"]
-                                            for s in sorted({r["seed"] for r in sel})}
-    groups = {"overall": items, **{st: [i for i in items if subtask_of[i] == st] for st in SUBTASKS}}
-    groups = {k: v for k, v in groups.items() if v}
-    for metric in ("ast", "exec", "names"):
-        y = {(arm, regime): {g: matrix(rows, arm, regime, its, seeds, metric) for g, its in groups.items()}
-             for arm in present for regime in ("free", "constrained")}
-        att = {}
-        for treat, base in COMPARISONS:
-            if treat in present and base in present:
-                att[f"{treat}_vs_{base}"] = {g: attribute({k: v[g] for k, v in y.items()}, treat, base, n_boot=n_boot, seed=1)
-                                             for g in groups}
-        out["attribution"][metric] = att
-        out["constraint_effects"][metric] = {arm: {g: constraint_effects({k: v[g] for k, v in y.items()}, arm,
-                                                                         n_boot=n_boot, seed=2) for g in groups}
-                                             for arm in present}
-    for treat, base in COMPARISONS[:1] + COMPARISONS[3:4]:
-        if treat in present and base in present:
-            out["both_valid"][f"{treat}_vs_{base}"] = {
-                regime: both_valid([r for r in rows if r["arm"] == base and r["regime"] == regime],
-                                   [r for r in rows if r["arm"] == treat and r["regime"] == regime])
-                for regime in ("free", "constrained")}
-    out["hurts"] = [{"metric": m, "arm": arm, "group": g, **cell}
-                    for m, per in out["constraint_effects"].items() for arm, cells in per.items()
-                    for g, cell in cells.items() if cell["hurts"]]
+            out["decisions"][arm][regime] = decision_metrics(sel)
+            out["per_seed"][arm][regime] = {
+                str(s): {**metrics([r for r in sel if r["seed"] == s])["overall"],
+                         "decision": decision_metrics([r for r in sel if r["seed"] == s])}
+                for s in sorted({r["seed"] for r in sel})}
+    calls = [r for r in rows if r["expect"] == "call"]
+    groups = _groups(calls) if calls else {}
+    trained = [a for a in arms if a in present]
+    y = {(arm, regime): {g: matrix(calls, arm, regime, its, seeds) for g, its in groups.items()}
+         for arm in trained + [b for b in BASELINES if b in present] for regime in ATTRIBUTION_REGIMES}
+    for treat, base in COMPARISONS:
+        if treat in trained and base in trained:
+            out["attribution"][f"{treat}_vs_{base}"] = {
+                g: attribute({k: v[g] for k, v in y.items()}, treat, base, n_boot=n_boot, seed=1) for g in groups}
+    for arm in trained:
+        out["effects"][arm] = {regime: constraint_effects({k: v["overall"] for k, v in y.items()}, arm, regime=regime,
+                                                          n_boot=n_boot, seed=2)
+                               for regime in ("repaired", "constrained")} if groups else {}
+    return out
+
+
+def summarize(rows: list[dict], seeds: list[int], arms: list[str], *, n_boot: int = 1000) -> dict:
+    """Every metric, per suite (``own``, ``bfcl``), from rows that include the baselines."""
+    out = {}
+    for suite in ("own", "bfcl"):
+        sel = [r for r in rows if r.get("suite", "own") == suite]
+        if sel:
+            out[suite] = _block(sel, seeds, arms, n_boot)
+    out["gates"] = power_gates(out["own"]["metrics"])
     return out
 
 
@@ -99,119 +147,151 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}"
 
 
+def _num(x: Any, nd: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
 def _ci(cell: dict, pct: bool = True) -> str:
     f = (lambda v: f"{100 * v:+.1f}") if pct else (lambda v: f"{v:.2f}")
     if cell["estimate"] is None:
-        return "undefined"
+        return "withheld"
     if cell["lo"] is None:
         return f(cell["estimate"])
     return f"{f(cell['estimate'])} [{f(cell['lo'])}, {f(cell['hi'])}]"
 
 
-def summary_table(summary: dict) -> str:
-    """The four-regime table (overall), as Markdown."""
-    lines = ["| student | regime | format-valid % | AST acc % | exec acc % | acc when valid % | name acc % | format fails | semantic fails |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for arm, per in summary["metrics"].items():
-        for regime in ("free", "constrained"):
-            o = per[regime]["overall"]
-            lines.append(f"| {ARM_TITLES.get(arm, arm)} | {regime} | {_pct(o['format_validity'])} | {_pct(o['ast_accuracy'])} | "
-                         f"{_pct(o['exec_accuracy'])} | {_pct(o['accuracy_when_valid'])} | {_pct(o['name_accuracy'])} | {o['format_failures']} | "
-                         f"{o['semantic_failures']} |")
+def summary_table(block: dict) -> str:
+    """Call items: validity x accuracy-when-valid, valid-but-wrong, format failures, repairable; all items: accuracy."""
+    lines = ["| student | regime | call acc % | valid calls % | acc when valid % | valid but wrong % | format fails % | "
+             "repairable % | all-item acc % |", "|---|---|---|---|---|---|---|---|---|"]
+    for arm, per in block["metrics"].items():
+        for regime, m in per.items():
+            o = m["overall"]
+            lines.append(f"| {ARM_TITLES.get(arm, arm)} | {regime} | {_pct(o['call_accuracy'])} | {_pct(o['validity'])} | "
+                         f"{_pct(o['accuracy_when_valid'])} | {_pct(o['valid_but_wrong'])} | {_pct(o['format_failure_rate'])} | "
+                         f"{_pct(o['repairable_rate'])} | {_pct(o['accuracy'])} |")
     return "\n".join(lines)
 
 
-def _subtask_table(summary: dict) -> str:
-    arms = [a for a in summary["metrics"] if a != "teacher"]
-    head = "| subtask | " + " | ".join(f"{ARM_TITLES[a]} free | {ARM_TITLES[a]} constr." for a in arms) + " |"
-    lines = [head, "|---" * (1 + 2 * len(arms)) + "|"]
-    for st in SUBTASKS:
-        cells = []
-        for a in arms:
-            for regime in ("free", "constrained"):
-                m = summary["metrics"][a][regime]["by_subtask"].get(st)
-                cells.append("" if m is None else f"{_pct(m['ast_accuracy'])} ({_pct(m['format_validity'])})")
-        lines.append(f"| {st} | " + " | ".join(cells) + " |")
+def _decision_table(block: dict) -> str:
+    lines = ["| student | regime | hit rate % | false-alarm rate % | d' | criterion c | AUC |", "|---|---|---|---|---|---|---|"]
+    for arm, per in block["decisions"].items():
+        for regime, d in per.items():
+            if regime == "repaired":
+                continue
+            lines.append(f"| {ARM_TITLES.get(arm, arm)} | {regime} | {_pct(d['hit_rate'])} | {_pct(d['false_alarm_rate'])} | "
+                         f"{_num(d['d_prime'])} | {_num(d['criterion'])} | {_num(d['auc'])} |")
     return "\n".join(lines)
 
 
 def _attribution_table(att: dict) -> str:
-    lines = ["| group | gain free (pp) | gain constrained (pp) | format share | reasoning share | degenerate |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| group | items | gain free (pp) | gain repaired (pp) | gain constrained (pp) | format share | repair share | rest |",
+             "|---|---|---|---|---|---|---|---|"]
     for g, a in att.items():
-        lines.append(f"| {g} | {_ci(a['gain_free'])} | {_ci(a['gain_constrained'])} | {_ci(a['format_share'], False)} | "
-                     f"{_ci(a['reasoning_share'], False)} | {'yes' if a['degenerate'] else 'no'} |")
+        shares = ([_ci(a["format_share"], False), _ci(a["repair_share"], False), _ci(a["rest_share"], False)]
+                  if a["attributable"] else ["no gain to attribute", "", ""])
+        lines.append(f"| {g} | {a['n_items']} | {_ci(a['gain_free'])} | {_ci(a['gain_repaired'])} | "
+                     f"{_ci(a['gain_constrained'])} | " + " | ".join(shares) + " |")
     return "\n".join(lines)
 
 
-def _plots(summary: dict, out: Path) -> list[str]:
+def _subtask_table(block: dict, arms: list[str]) -> str:
+    arms = [a for a in arms if a in block["metrics"]]
+    head = "| subtask | " + " | ".join(f"{ARM_TITLES[a]} free / rep. / constr." for a in arms) + " |"
+    lines = [head, "|---" * (1 + len(arms)) + "|"]
+    subtasks = sorted({st for a in arms for st in block["metrics"][a]["free"]["by_subtask"]})
+    for st in subtasks:
+        cells = []
+        for a in arms:
+            vals = [block["metrics"][a][r]["by_subtask"].get(st, {}).get("accuracy") for r in REGIMES]
+            cells.append(" / ".join(_pct(v) for v in vals))
+        n = block["metrics"][arms[0]]["free"]["by_subtask"][st]["n"]
+        lines.append(f"| {st} (n={n}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _per_seed_table(block: dict, arms: list[str]) -> str:
+    lines = ["| student | seed | free call acc % | repaired % | constrained % | free valid calls % | hit % | false alarm % |",
+             "|---|---|---|---|---|---|---|---|"]
+    for arm in arms:
+        per = block["per_seed"].get(arm)
+        if not per:
+            continue
+        for seed in per["free"]:
+            f, rp, c = per["free"][seed], per["repaired"][seed], per["constrained"][seed]
+            lines.append(f"| {ARM_TITLES.get(arm, arm)} | {seed} | {_pct(f['call_accuracy'])} | {_pct(rp['call_accuracy'])} | "
+                         f"{_pct(c['call_accuracy'])} | {_pct(f['validity'])} | {_pct(f['decision']['hit_rate'])} | "
+                         f"{_pct(f['decision']['false_alarm_rate'])} |")
+    return "\n".join(lines)
+
+
+def _taxonomy_table(block: dict) -> str:
+    lines = ["| student | regime | " + " | ".join(LABELS) + " |", "|---|---|" + "---|" * len(LABELS)]
+    for arm, per in block["metrics"].items():
+        for regime in ("free", "constrained"):
+            if regime in per:
+                t = per[regime]["overall"]["taxonomy"]
+                lines.append(f"| {ARM_TITLES.get(arm, arm)} | {regime} | " + " | ".join(str(t[k]) for k in LABELS) + " |")
+    return "\n".join(lines)
+
+
+def _plots(summary: dict, arms: list[str], out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    block = summary["own"]
     files = []
-    arms = [a for a in summary["metrics"] if a != "teacher"]
-    groups = ["overall", *[s for s in SUBTASKS if s in summary["metrics"][arms[0]]["free"]["by_subtask"]]]
-
-    def acc(a, regime, g):
-        m = summary["metrics"][a][regime]
-        return (m["overall"] if g == "overall" else m["by_subtask"][g])["ast_accuracy"] or 0.0
-
-    # 1. the four regimes per subtask
-    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(groups)), 4.2))
-    width = 0.8 / (2 * len(arms))
-    x = np.arange(len(groups))
-    colors = plt.get_cmap("tab10")
-    for i, a in enumerate(arms):
-        for j, regime in enumerate(("free", "constrained")):
-            k = 2 * i + j
-            ax.bar(x + (k - len(arms) + 0.5) * width, [100 * acc(a, regime, g) for g in groups], width,
-                   color=colors(i), alpha=0.45 if regime == "free" else 0.95, label=f"{ARM_TITLES[a]} {regime}")
-    ax.set_xticks(x, groups, rotation=20, ha="right")
-    ax.set_ylabel("AST accuracy (%)")
-    ax.set_title("Students x {free, constrained} decoding, per subtask (pale = free)")
-    ax.legend(fontsize=7, ncol=2)
+    shown = [a for a in arms + list(BASELINES) if a in block["metrics"]]
+    # 1. call accuracy per student and regime
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(shown)), 4))
+    x = np.arange(len(shown))
+    for j, regime in enumerate(REGIMES):
+        vals = [100 * (block["metrics"][a][regime]["overall"]["call_accuracy"] or 0) for a in shown]
+        ax.bar(x + (j - 1) * 0.27, vals, 0.27, label=regime)
+    ax.set_xticks(x, [ARM_TITLES[a].replace("baseline: ", "") for a in shown], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy on call items (%)")
+    ax.set_title("Call items: free, free + repair, constrained")
+    ax.legend()
     fig.tight_layout()
     fig.savefig(out / "regimes.png", dpi=110)
     plt.close(fig)
     files.append("regimes.png")
-
-    # 2. attribution bars with intervals (headline comparison)
-    att = summary["attribution"]["ast"].get("dpo_mixed_vs_sft")
+    # 2. the gains with intervals, per comparison
+    att = {k: v["overall"] for k, v in block["attribution"].items()}
     if att:
-        fig, ax = plt.subplots(figsize=(max(8, 1.4 * len(att)), 4))
-        gs = list(att)
-        x = np.arange(len(gs))
-        for j, (key, label) in enumerate((("gain_free", "gain, free"), ("gain_constrained", "gain, constrained"))):
-            est = np.array([100 * (att[g][key]["estimate"] or 0) for g in gs])
-            lo = np.array([100 * (att[g][key]["lo"] if att[g][key]["lo"] is not None else 0) for g in gs])
-            hi = np.array([100 * (att[g][key]["hi"] if att[g][key]["hi"] is not None else 0) for g in gs])
-            ax.bar(x + (j - 0.5) * 0.38, est, 0.38, yerr=[est - lo, hi - est], capsize=3, label=label)
+        fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(att)), 4))
+        names = list(att)
+        x = np.arange(len(names))
+        for j, regime in enumerate(ATTRIBUTION_REGIMES):
+            cells = [att[n][f"gain_{regime}"] for n in names]
+            est = np.array([100 * c["estimate"] for c in cells])
+            lo = np.array([100 * c["lo"] for c in cells])
+            hi = np.array([100 * c["hi"] for c in cells])
+            ax.bar(x + (j - 1) * 0.27, est, 0.27, yerr=[est - lo, hi - est], capsize=3, label=regime)
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks(x, gs, rotation=20, ha="right")
-        ax.set_ylabel("DPO - SFT, AST accuracy (pp)")
-        ax.set_title("Attribution: DPO's gain over SFT, free vs constrained (95% paired bootstrap CI)")
+        ax.set_xticks(x, [n.replace("_vs_", " vs ") for n in names], rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel("gain on call items (pp)")
+        ax.set_title("Gains per regime (95% hierarchical bootstrap CI)")
         ax.legend()
         fig.tight_layout()
         fig.savefig(out / "attribution.png", dpi=110)
         plt.close(fig)
         files.append("attribution.png")
-
-    # 3. taxonomy stacked bars
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(arms) * 2), 5.5))
-    names = [f"{ARM_TITLES[a]}\n{regime}" for a in arms for regime in ("free", "constrained")]
+    # 3. error families per student (free and constrained)
+    trained = [a for a in arms if a in block["metrics"]]
+    names = [f"{ARM_TITLES[a]}\n{r}" for a in trained for r in ("free", "constrained")]
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(names)), 4.5))
     bottom = np.zeros(len(names))
-    cmap = plt.get_cmap("tab20")
-    for k, label in enumerate(LABELS):
-        vals = np.array([summary["metrics"][a][regime]["overall"]["taxonomy"][label] for a in arms
-                         for regime in ("free", "constrained")], dtype=float)
-        ax.bar(names, vals, bottom=bottom, color=cmap(k), label=f"{'F' if label in FORMAT_LABELS else 'S'}: {label}",
-               hatch="//" if label in FORMAT_LABELS else None)
+    for fam, color in zip(FAMILIES, ("tab:red", "tab:orange", "tab:blue")):
+        vals = np.array([block["metrics"][a][r]["overall"]["families"].get(fam, 0) for a in trained
+                         for r in ("free", "constrained")], dtype=float)
+        ax.bar(names, vals, bottom=bottom, color=color, label=fam)
         bottom += vals
-    ax.set_ylabel("failures (items x seeds)")
-    ax.set_title("Failure taxonomy (F = format, hatched; S = semantic)")
-    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    ax.set_ylabel("outputs with an error of the family (items x seeds)")
+    ax.set_title("Error families (an output may count in several)")
+    ax.legend()
     plt.setp(ax.get_xticklabels(), fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "taxonomy.png", dpi=110)
@@ -220,129 +300,171 @@ def _plots(summary: dict, out: Path) -> list[str]:
     return files
 
 
-def _reading(summary: dict) -> list[str]:
-    """Plain sentences on what moved between SFT and each DPO arm (validity and the taxonomy)."""
-    m = summary["metrics"]
-    out = ["What moved (all seeds pooled):", ""]
-    sft = m["sft"]
-    for arm in ("dpo_mixed", "dpo_format", "dpo_semantic", "sft_control"):
-        if arm not in m:
-            continue
-        parts = []
-        for regime in ("free", "constrained"):
-            a, b = sft[regime]["overall"], m[arm][regime]["overall"]
-            parts.append(f"{regime}: validity {_pct(a['format_validity'])} -> {_pct(b['format_validity'])}%, "
-                         f"AST {_pct(a['ast_accuracy'])} -> {_pct(b['ast_accuracy'])}%")
-        ta, tb = sft["free"]["overall"]["taxonomy"], m[arm]["free"]["overall"]["taxonomy"]
-        shifts = sorted(((tb[k] - ta[k], k) for k in LABELS), key=lambda x: -abs(x[0]))[:3]
-        moved = ", ".join(f"{k} {d:+d}" for d, k in shifts if d)
-        out.append(f"- {ARM_TITLES[arm]} vs SFT - {'; '.join(parts)}; largest free-decoding taxonomy shifts: {moved or 'none'}.")
-    return out + [""]
+def _gates_lines(gates: dict) -> list[str]:
+    out = ["| gate (SFT, free, own call items) | value | threshold | |", "|---|---|---|---|"]
+    for key, g in gates.items():
+        out.append(f"| {key.replace('_', ' ')} | {_pct(g['value'])}% | >= {_pct(g['threshold'])}% | "
+                   f"{'pass' if g['pass'] else 'FAIL'} |")
+    return out
 
 
 def _markdown(run: Any, summary: dict, results: dict) -> str:
     c = run.cfg
-    att = summary["attribution"]["ast"]
-    head = att.get("dpo_mixed_vs_sft", {}).get("overall")
+    own = summary["own"]
+    arms = list(c.arms)
     prov = results["datasets"]
-    sft_m = summary["metrics"]["sft"]["free"]["overall"]
+    n_call = own["metrics"]["sft"]["free"]["overall"]["n_call"] // len(c.seeds)
+    n_all = own["metrics"]["sft"]["free"]["overall"]["n"] // len(c.seeds)
+    teacher = results["teacher"]
     lines = [f"# structcall experiment report: `{c.name}`", "",
              f"Run directory `{run.dir}`; generated {time.strftime('%Y-%m-%d %H:%M:%S')}; seeds {list(c.seeds)}; "
-             f"{summary['metrics']['sft']['free']['overall']['n'] // len(c.seeds)} eval items "
-             f"({c.tasks.n_eval // len(SUBTASKS)} per subtask), disjoint in surface form from training.", "",
+             f"own suite: {n_call} call items and {n_all - n_call} no-call items, disjoint in surface form from training"
+             + (f"; BFCL v4: {summary['bfcl']['metrics'][next(iter(summary['bfcl']['metrics']))]['free']['overall']['n'] // len(c.seeds)}"
+                " items" if "bfcl" in summary else "") + ".", "",
              "## Set-up", "",
              f"- Student: `{c.student.source}`" + (f" ({results['models'].get('student_parameters', 0) / 1e6:.2f}M parameters, "
                                                    f"pretrained on task {c.pretrain_on} for {c.pretrain.epochs:g} epoch(s))"
-                                                   if c.student.is_tiny else "") + ".",
-             f"- Teacher: {c.teacher.kind}" + (f" `{c.teacher.model.source}`, {results['teacher'].get('parameters', 0) / 1e6:.2f}M "
-                                              f"parameters, {c.teacher.samples_per_prompt} samples per prompt at temperature "
-                                              f"{c.teacher.temperature:g}" if c.teacher.kind == "model" else
-                                              " (gold response plus verified format and semantic negatives)") +
-             f"; {results['teacher'].get('correct', 0)}/{results['teacher'].get('candidates', 0)} candidates correct.",
-             f"- Data: {prov['rows'].get('sft', 0)} SFT examples (verified-correct candidates; by source: "
-             f"{', '.join(f'{k} {v}' for k, v in prov.get('sft_sources', {}).items())}); DPO pair pools "
-             f"format {prov['pair_pool']['format']}, semantic {prov['pair_pool']['semantic']}; every DPO arm uses "
-             f"**{prov['matched_pairs']} pairs** (format-only, semantic-only, mixed half/half). Rejected responses are never SFT targets.",
-             f"- DPO starts from the SFT student of the same seed (reference model = that SFT student, beta {c.dpo.beta:g}). "
-             "The SFT-control starts from the same SFT student and trains on the mixed arm's chosen responses for the same "
-             "number of steps, batch size and learning rate, so DPO's gain is not simply more training.",
+                                                   if c.student.is_tiny else "") + f"; output format `{c.format}`.",
+             "- Teacher: " + (f"a model, `{c.teacher.model.source}` ({teacher.get('parameters', 0) / 1e6:.2f}M parameters), "
+                              f"{c.teacher.samples_per_prompt} samples per prompt at temperature {c.teacher.temperature:g}"
+                              + (" plus the gold answer" if c.teacher.include_gold else "")
+                              if c.teacher.kind == "model" else "the oracle: the gold answer itself")
+             + f"; {teacher.get('correct', 0)}/{teacher.get('candidates', 0)} candidates correct. No model larger than the "
+             "student is available offline here, so there is no distillation from a stronger teacher (any Hugging Face "
+             "model can be the teacher with `--teacher`).",
+             f"- SFT: {prov['rows'].get('sft', 0)} verified-correct examples ({', '.join(f'{k} {v}' for k, v in prov.get('sft_sources', {}).items())}).",
+             "- DPO (on-policy, the primary arm): pairs from the SFT student's own samples "
+             f"({c.data.onpolicy_samples} per training prompt at temperature {c.data.onpolicy_temperature:g}), verified: chosen = "
+             "one of its correct samples (else the gold answer), rejected = one of its real mistakes. Ablations: minimal pairs on "
+             "call items, gold vs gold with one format edit (format-only) or one tool/value edit (semantic-only), same prompts and "
+             "chosen side, matched counts. SFT-control: the on-policy arm's chosen sides as SFT targets. Every DPO arm and the "
+             f"control start from the SFT student of the same seed and take the same number of steps; beta {c.dpo.beta:g}. "
+             "Rejected responses are never SFT targets (checked).",
              f"- Decoding: greedy, max {c.eval.max_new_tokens} new tokens, `tool_choice=auto`, parallel calls allowed, "
-             f"through `structcall.generate_batch`; free = `constrained=False` (same prompt, same settings, no mask), "
-             f"constrained = grammar mask ({c.eval.backend}, fast-forward "
+             f"through `structcall.generate_batch`; free = no mask, repaired = the free output after the deterministic repair "
+             f"(lenient parser + nearest in-context tool name), constrained = grammar mask ({c.eval.backend}, fast-forward "
              f"{'on' if c.eval.fast_forward else 'off, so the mask is the only difference'}).", "",
-             "## The four regimes (overall, all seeds pooled)", "", summary_table(summary), "",
-             f"The SFT student under free decoding is **{_pct(sft_m['format_validity'])}% format-valid** "
-             f"(AST accuracy {_pct(sft_m['ast_accuracy'])}%).", ""]
-    if sft_m["format_validity"] is not None and not 0.05 <= sft_m["format_validity"] <= 0.95:
-        lines += [f"**Degenerate setting**: SFT free-decoding validity is {_pct(sft_m['format_validity'])}%, outside 5-95%: "
-                  "there is little format to decompose.", ""]
-    lines += ["## Per subtask: AST accuracy % (format-valid %)", "", _subtask_table(summary), "",
-              "## Attribution: how much of DPO's gain is format?", "",
-              "gain = A(treatment) - A(baseline) in AST-accuracy points; format share = (gain_free - gain_constrained) / gain_free; "
-              "reasoning share = gain_constrained / gain_free; 95% paired bootstrap intervals over items and seeds.", ""]
-    if head:
-        lines += [f"**Headline (DPO mixed vs SFT, overall)**: {head['note']}.", ""]
-    lines += _reading(summary)
-    for comp, per in att.items():
-        lines += [f"### {comp} (AST accuracy)", "", _attribution_table(per), ""]
-    for metric, title in (("names", "function-name accuracy (the right functions, values aside)"),
-                          ("exec", "execution accuracy")):
-        other = summary["attribution"][metric].get("dpo_mixed_vs_sft")
-        if other:
-            lines += [f"### dpo_mixed_vs_sft on {title}", "", f"Overall: {other['overall']['note']}.", "",
-                      _attribution_table(other), ""]
-    lines += ["## Accuracy on items where both students are format-valid", "",
-              "| comparison | regime | items | baseline acc % | treatment acc % |", "|---|---|---|---|---|"]
-    for comp, per in summary["both_valid"].items():
-        for regime, bv in per.items():
-            lines.append(f"| {comp} | {regime} | {bv['n']} | {_pct(bv['a'])} | {_pct(bv['b'])} |")
-    hurts = [h for h in summary["hurts"] if h["metric"] == "ast"]
-    lines += ["", "## Where constraints hurt", ""]
-    if hurts:
-        lines += ["A(x, constrained) < A(x, free) in these cells (AST accuracy, points; * = 95% interval excludes zero):", "",
-                  "| student | group | constrained - free (pp) |", "|---|---|---|"]
-        lines += [f"| {ARM_TITLES.get(h['arm'], h['arm'])} | {h['group']} | {_ci(h)}{' *' if h['significant'] else ''} |" for h in hurts]
-    else:
-        lines.append("Nowhere: constrained decoding is at least as accurate as free decoding for every student and subtask.")
-    lines += ["", "## Failure taxonomy (counts over items x seeds)", "",
-              "| student | regime | " + " | ".join(LABELS) + " |", "|---|---|" + "---|" * len(LABELS)]
-    for arm, per in summary["metrics"].items():
-        for regime in ("free", "constrained"):
-            t = per[regime]["overall"]["taxonomy"]
-            lines.append(f"| {ARM_TITLES.get(arm, arm)} | {regime} | " + " | ".join(str(t[k]) for k in LABELS) + " |")
-    lines += ["", f"Format labels: {', '.join(FORMAT_LABELS)}; semantic labels: {', '.join(SEMANTIC_LABELS)}.", "",
-              "## Plots", "", "![regimes](regimes.png)", "", "![attribution](attribution.png)", "", "![taxonomy](taxonomy.png)", "",
+             "## Power gates", "", *_gates_lines(summary["gates"]), "",
+             "## Call items: validity x accuracy-when-valid, per regime (all seeds pooled)", "",
+             "Call accuracy = validity x accuracy-when-valid; a valid call is a parsed, schema-valid call (text replies are "
+             "not valid calls). The two baselines are constant policies.", "", summary_table(own), "",
+             "## The call/no-call decision (all own items)", "",
+             "A call decision on a call item is a hit, on a no-call item a false alarm; d' and the criterion c use "
+             "log-linear corrected rates; AUC = Phi(d'/sqrt 2). The mask under `auto` does not make this decision.", "",
+             _decision_table(own), "",
+             "## Attribution on call items", "",
+             "gain = A(treatment) - A(baseline) in accuracy points on call items; format share = (gain_free - "
+             "gain_constrained) / gain_free; repair share = (gain_free - gain_repaired) / gain_free; rest = "
+             "gain_constrained / gain_free; 95% hierarchical paired bootstrap (seeds, then items). A share is printed only "
+             "where the free gain's interval excludes zero.", ""]
+    for comp, per in own["attribution"].items():
+        lines += [f"### {comp.replace('_vs_', ' vs ')}", "", f"Overall: {per['overall']['note']}.", "", _attribution_table(per), ""]
+    lines += ["## What repair and constraints change (call items, overall)", "",
+              "| student | repaired - free (pp) | constrained - free (pp) |", "|---|---|---|"]
+    for arm, eff in own["effects"].items():
+        if eff:
+            lines.append(f"| {ARM_TITLES.get(arm, arm)} | {_ci(eff['repaired'])} | {_ci(eff['constrained'])} |")
+    lines += ["", "## Per subtask: accuracy % (free / repaired / constrained)", "", _subtask_table(own, arms + list(BASELINES)), "",
+              "## Per seed", "", _per_seed_table(own, arms), "",
+              "## Pair audit", "", "| arm | seed | pairs | prompts | call / no-call prompts | families of the rejected side | "
+              "labels | chosen from |", "|---|---|---|---|---|---|---|---|"]
+    for arm, seed, a in results["audits"]:
+        lines.append(f"| {arm} | {seed} | {a['pairs']} | {a['prompts']} | {a['call_prompts']} / {a['no_call_prompts']} | "
+                     f"{a['families']} | {a['labels']} | {a['chosen_sources']} |")
+    lines += ["", "## Error taxonomy (counts over items x seeds; an output keeps every error)", "", _taxonomy_table(own), "",
+              f"Format: {', '.join(FORMAT_LABELS)}; decision: {', '.join(DECISION_LABELS)}; semantic: {', '.join(SEMANTIC_LABELS)}.", ""]
+    if "bfcl" in summary:
+        b = summary["bfcl"]
+        lines += ["## BFCL v4 (real data from the bfcl-eval package; AST rules)", "", summary_table(b), "",
+                  _decision_table(b), "", "Per category: accuracy % (free / repaired / constrained)", "",
+                  _subtask_table(b, arms + list(BASELINES)), ""]
+        for comp, per in b["attribution"].items():
+            lines += [f"BFCL {comp.replace('_vs_', ' vs ')}: {per['overall']['note']}.", ""]
+    lines += ["## Plots", "", "![regimes](regimes.png)", "", "![attribution](attribution.png)", "", "![taxonomy](taxonomy.png)", "",
               "## Stage timings", "", "| stage | wall s | CPU s |", "|---|---|---|"]
     for name, t in results["timings"].items():
         lines.append(f"| {name} | {t['wall_s']} | {t['cpu_s']} |")
+    if results.get("unit_costs"):
+        lines += ["", "Per-unit costs (from the timings above):", "", "| stage | unit | units | wall s / unit | CPU s / unit |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {k} | {u['unit']} | {u['units']} | {u['wall_s_per_unit']} | {u['cpu_s_per_unit']} |"
+                  for k, u in results["unit_costs"].items()]
     lines += ["", f"Total wall time of computed stages: {results['total_wall_s']:.0f} s on {results['hardware']['cpu_count']} "
               f"CPU core(s){' + GPU' if results['hardware']['cuda'] else ''} (load average at report time "
               f"{results['hardware'].get('load_average', 'n/a')}).", ""]
     return "\n".join(lines)
 
 
+def _audits(run: Any, prov: dict) -> list[tuple[str, str, dict]]:
+    out = [(arm, "all", a) for arm, a in prov.get("audit", {}).items()]
+    for d in sorted((run.dir / "onpolicy").glob("s*")):
+        f = d / "audit.json"
+        if f.exists():
+            out.append(("dpo", d.name[1:], json.loads(f.read_text())["audit"]))
+    return out
+
+
+def unit_costs(timings: dict, training: dict, rows: list[dict], cfg: Any) -> dict:
+    """Seconds per unit of work, from the stage timings: per SFT example-epoch, per DPO pair seen,
+    per on-policy sample, per evaluated item and regime (wall and CPU)."""
+    out: dict[str, dict] = {}
+    for name, t in timings.items():
+        stage, _, what = name.partition("/")
+        units, unit = None, None
+        if stage == "train" and what in training:
+            info = training[what]
+            if what.startswith("sft-"):
+                units, unit = info["rows"] * max(1.0, cfg.sft.epochs), "SFT example-epoch"
+            else:
+                units, unit = info["steps"] * info["settings"]["batch_size"], (
+                    "SFT-control example" if what.startswith("sft_control") else "DPO pair")
+        elif stage == "onpolicy":
+            marker = training.get(f"onpolicy-{what}")
+            if marker:
+                units, unit = marker["samples"], "on-policy sample"
+        elif stage == "eval":
+            arm, _, seed = what.rpartition("-s")
+            n = sum(1 for r in rows if r["arm"] == arm and str(r["seed"]) == seed and r["regime"] in ("free", "constrained"))
+            units, unit = n, "item x regime"
+        if units:
+            out[name] = {"unit": unit, "units": units, "wall_s_per_unit": round(t["wall_s"] / units, 3),
+                         "cpu_s_per_unit": round(t["cpu_s"] / units, 3)}
+    return out
+
+
 def write_report(run: Any, rows: list[dict]) -> dict:
+    from .stages import eval_items
+
     c = run.cfg
+    items = eval_items(run)
+    evaluated = {(r.get("suite", "own"), r["item"]) for r in rows}
+    rows = rows + baseline_rows([ex for ex in items if (ex.get("suite", "own"), ex["id"]) in evaluated], list(c.seeds),
+                                c.format)
     summary = summarize(rows, list(c.seeds), list(c.arms), n_boot=c.eval.bootstrap)
     prov = json.loads((run.dir / "data" / "provenance.json").read_text())
     teacher = json.loads((run.dir / "teacher" / "teacher.json").read_text())
     bases = json.loads((run.dir / "base" / "bases.json").read_text())
-    train_info = {}
+    train_info, onpolicy_info = {}, {}
     for d in sorted((run.dir / "train").glob("*")):
         marker = d / "DONE.json"
         if marker.exists():
             train_info[d.name] = json.loads(marker.read_text())
+    for d in sorted((run.dir / "onpolicy").glob("s*")):
+        marker = d / "DONE.json"
+        if marker.exists():
+            onpolicy_info[f"onpolicy-{d.name}"] = json.loads(marker.read_text())
     results = {
         "name": c.name, "config": to_dict(c), "versions": versions(), "hardware": hardware(), "seeds": list(c.seeds),
         "timings": run.timings, "total_wall_s": sum(t["wall_s"] for k, t in run.timings.items() if k != "report"),
         "models": bases, "teacher": teacher, "datasets": prov["stats"], "training": train_info,
-        "items_file": "items.jsonl", **summary,
+        "audits": _audits(run, prov["stats"]), "items_file": "items.jsonl", **summary,
+        "unit_costs": unit_costs(run.timings, {**train_info, **onpolicy_info}, rows, c),
     }
     out = run.dir
     with (out / "items.jsonl").open("w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
-    results["plots"] = _plots(summary, out)
+    results["plots"] = _plots(summary, list(c.arms), out)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     (out / "report.md").write_text(_markdown(run, summary, results))
     return results

@@ -10,7 +10,7 @@ from typing import Any
 from .models import build_tiny, count_parameters, device_name, load_causal_lm, save_model, train_task_tokenizer
 from .training import TrainSettings, pretrain_lm, steps_for, train_dpo, train_sft
 
-__all__ = ["render", "build_bases", "run_teacher", "train_arm", "eval_model"]
+__all__ = ["render", "build_bases", "run_teacher", "text_rows", "sample_student", "train_arm", "eval_items", "eval_model"]
 
 
 def render(messages: list[dict], tools: list[dict], *, completion: str | None = None) -> str:
@@ -80,24 +80,27 @@ def run_teacher(run: Any, bases: dict, out: Path) -> None:
         per = max(1, c.samples_per_prompt // 2)
         run.log(f"teacher: oracle gold + up to {per} verified negatives per category for {len(examples)} prompts")
         candidates = [cand for ex in examples for cand in oracle_candidates(ex, negatives_per_category=per,
-                                                                            seed=run.cfg.tasks.seed)]
+                                                                            seed=run.cfg.tasks.seed, fmt=run.cfg.format)]
     else:
         source = bases["teacher"]
         model, tok = load_causal_lm(source)
         if c.model.is_tiny:
             run.log(f"teacher: fine-tuning the tiny teacher on {len(splits['teacher'])} gold examples")
-            source = str(train_sft(model, tok, _sft_rows(splits["teacher"]), out / "sft", c.sft, seed=c.model.seed,
-                                   progress=run.progress))
+            source = str(train_sft(model, tok, text_rows(_sft_rows(splits["teacher"]), tok, run.cfg.format), out / "sft",
+                                   c.sft, seed=c.model.seed, progress=run.progress))
             model, tok = load_causal_lm(source)
         model.to(device_name())
         run.log(f"teacher: sampling {c.samples_per_prompt} responses per prompt at temperature {c.temperature:g} "
                 f"for {len(examples)} prompts")
         candidates = model_candidates(model, tok, examples, k=c.samples_per_prompt, temperature=c.temperature,
                                       top_p=c.top_p, max_new_tokens=c.max_new_tokens, batch_size=c.batch_size,
-                                      seed=run.cfg.tasks.seed, progress=run.progress)
+                                      seed=run.cfg.tasks.seed, progress=run.progress, fmt=run.cfg.format)
         if c.include_gold:
-            candidates += [{"id": ex["id"], "text": ex["target"], "source": "gold",
-                            "verdict": verify(ex["target"], ex).as_dict()} for ex in examples]
+            from .data import target_text
+
+            candidates += [{"id": ex["id"], "text": target_text(ex, run.cfg.format), "source": "gold",
+                            "verdict": verify(target_text(ex, run.cfg.format), ex, format=run.cfg.format).as_dict()}
+                           for ex in examples]
         info["model"] = source
         info["parameters"] = count_parameters(model)
     correct = sum(1 for x in candidates if x["verdict"]["ast_correct"] and x["verdict"]["exec_correct"] is not False)
@@ -115,27 +118,84 @@ def _flat_params(model: Any) -> Any:
     return torch.cat([p.detach().float().flatten().cpu() for p in model.parameters()])
 
 
-def train_arm(run: Any, arm: str, seed: int, data_dir: Path, init: str, out: Path) -> dict:
-    """Train one arm for one seed from ``init``; returns facts for the DONE marker."""
+def text_rows(dataset: Any, tokenizer: Any, fmt: str) -> Any:
+    """Conversational rows -> TRL text rows, the prompt written by structcall's prompt renderer
+    (the text ``generate_batch`` decodes from: same system prompt, tool list and format)."""
+    from datasets import Dataset
+
+    from structcall.compile import compile_tools
+    from structcall.decoding.prompt import render_prompt
+
+    grammars: dict[str, Any] = {}
+
+    def prompt(messages: list[dict], tools: str) -> str:
+        if tools not in grammars:
+            grammars[tools] = compile_tools(json.loads(tools), format=fmt, tool_choice="auto", parallel_tool_calls=True)
+        return render_prompt(tokenizer, messages, grammars[tools])
+
+    rows = []
+    for r in dataset:
+        if "messages" in r:
+            rows.append({"prompt": prompt(r["messages"][:-1], r["tools"]), "completion": r["messages"][-1]["content"]})
+        else:
+            rows.append({"prompt": prompt(r["prompt"], r["tools"]), "chosen": r["chosen"][0]["content"],
+                         "rejected": r["rejected"][0]["content"]})
+    return Dataset.from_list(rows)
+
+
+def sample_student(run: Any, seed: int, init: str, out: Path) -> dict:
+    """The SFT student's own samples on the training prompts, verified, and the on-policy pairs."""
+    from datasets import Dataset
+
+    from .data import control_rows, onpolicy_pairs, pair_audit
+    from .teacher import model_candidates
+
+    c, d = run.cfg, run.cfg.data
+    examples = run.tasks()["train"]
+    model, tok = load_causal_lm(init, device=device_name())
+    run.log(f"onpolicy: sampling the SFT student (seed {seed}) {d.onpolicy_samples}x per prompt at temperature "
+            f"{d.onpolicy_temperature:g} on {len(examples)} prompts")
+    samples = model_candidates(model, tok, examples, k=d.onpolicy_samples, temperature=d.onpolicy_temperature,
+                               max_new_tokens=d.onpolicy_max_new_tokens, batch_size=d.onpolicy_batch_size,
+                               seed=seed, progress=run.progress, fmt=c.format)
+    pairs = onpolicy_pairs(examples, samples, c.format, pairs_per_prompt=d.pairs_per_prompt, max_pairs=d.max_pairs,
+                           seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "samples.jsonl").open("w") as f:
+        for smp in samples:
+            f.write(json.dumps(smp) + "\n")
+    if not pairs:
+        raise ValueError(f"the SFT student (seed {seed}) made no mistake on {len(examples)} training prompts: "
+                         "no on-policy pairs (raise data.onpolicy_samples or onpolicy_temperature)")
+    Dataset.from_list(pairs).save_to_disk(str(out / "dpo"))
+    Dataset.from_list(control_rows(pairs)).save_to_disk(str(out / "sft_control"))
+    correct = sum(1 for smp in samples if smp["verdict"]["ast_correct"])
+    info = {"samples": len(samples), "correct": correct, "audit": pair_audit(pairs)}
+    (out / "audit.json").write_text(json.dumps(info, indent=1))
+    run.log(f"onpolicy: {correct}/{len(samples)} samples correct; {len(pairs)} pairs")
+    return info
+
+
+def train_arm(run: Any, arm: str, seed: int, data_dir: Path, init: str, out: Path, *, steps: int = 0) -> dict:
+    """Train one arm for one seed from ``init`` (``steps``: the DPO arms' and control's step count)."""
     from .data import load_dataset_dir
 
     c = run.cfg
     model, tok = load_causal_lm(init)
     before = _flat_params(model)
-    ds = load_dataset_dir(data_dir, "sft" if arm == "sft" else arm)
+    ds = load_dataset_dir(data_dir, arm)
     info: dict[str, Any] = {"arm": arm, "seed": seed, "init": init, "rows": len(ds)}
+    rows = text_rows(ds, tok, c.format)
     if arm == "sft":
         settings = c.sft
-        train_sft(model, tok, ds, out, settings, seed=seed, progress=run.progress)
+        train_sft(model, tok, rows, out, settings, seed=seed, progress=run.progress)
     else:
-        n_pairs = len(load_dataset_dir(data_dir, "dpo_mixed"))
-        steps = steps_for(n_pairs, c.dpo.batch_size, c.dpo.epochs)
         settings = dataclasses.replace(c.dpo, max_steps=steps)
         if arm == "sft_control":  # same steps, batch size and optimiser settings as DPO; SFT loss on chosen
-            train_sft(model, tok, ds, out, settings, seed=seed, progress=run.progress)
+            train_sft(model, tok, rows, out, settings, seed=seed, progress=run.progress)
         else:
             ref, _ = load_causal_lm(init)
-            train_dpo(model, ref, tok, ds, out, settings, seed=seed, progress=run.progress)
+            train_dpo(model, ref, tok, rows, out, settings, seed=seed, progress=run.progress)
     after = _flat_params(model)
     log = json.loads((out / "train_log.json").read_text())
     info.update(steps=log["global_step"], resumed_from=log["resumed_from"],
@@ -144,11 +204,25 @@ def train_arm(run: Any, arm: str, seed: int, data_dir: Path, init: str, out: Pat
     return info
 
 
+def eval_items(run: Any) -> list[dict]:
+    """The own suite's eval split, plus the stratified BFCL sample when the config asks for one."""
+    e = run.cfg.eval
+    items = [{**ex, "suite": "own"} for ex in run.tasks()["eval"]]
+    if e.bfcl_per_category:
+        from .bfcl import load_bfcl
+
+        items += [ex for ex in load_bfcl(categories=e.bfcl_categories,
+                                                                per_category=e.bfcl_per_category, seed=run.cfg.tasks.seed)]
+    return items
+
+
 def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
     from .evaluation import evaluate_model
 
     e = run.cfg.eval
-    examples = run.tasks()["eval"]
+    examples = eval_items(run)
+    if e.bfcl_arms and arm not in e.bfcl_arms:
+        examples = [ex for ex in examples if ex["suite"] == "own"]
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_causal_lm(path, device=device_name())
     for regime in ("free", "constrained"):
@@ -157,7 +231,7 @@ def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
             continue
         rows = evaluate_model(model, tok, examples, regime=regime, backend=e.backend, max_new_tokens=e.max_new_tokens,
                               batch_size=e.batch_size, temperature=e.temperature, seed=seed,
-                              fast_forward=e.fast_forward,
+                              fast_forward=e.fast_forward, format=run.cfg.format,
                               progress=run.progress, desc=f"eval {arm} s{seed} {regime}",
                               tags={"arm": arm, "seed": seed, "model": path})
         tmp = target.with_suffix(".tmp")
@@ -165,6 +239,7 @@ def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
         tmp.replace(target)
-        valid = sum(r["format_valid"] for r in rows) / max(1, len(rows))
-        acc = sum(r["ast"] for r in rows) / max(1, len(rows))
-        run.log(f"eval: {arm} seed {seed} {regime}: format-valid {valid:.1%}, AST accuracy {acc:.1%}")
+        own = [r for r in rows if r["suite"] == "own" and r["expect"] == "call"]
+        valid = sum(r["format_valid"] and r["decision"] == "call" for r in own) / max(1, len(own))
+        acc = sum(r["ast"] for r in own) / max(1, len(own))
+        run.log(f"eval: {arm} seed {seed} {regime}: own call items: valid calls {valid:.1%}, AST accuracy {acc:.1%}")

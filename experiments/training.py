@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainSettings", "pretrain_lm", "train_sft", "train_dpo", "to_prompt_completion", "final_dir"]
+__all__ = ["TrainSettings", "pretrain_lm", "train_sft", "train_dpo", "final_dir"]
 
 
 @dataclass(frozen=True)
@@ -122,24 +122,11 @@ def _finish(trainer: Any, tokenizer: Any, out: Path, started: float, resumed: st
     return final
 
 
-def to_prompt_completion(dataset: Any) -> Any:
-    """``messages`` rows -> TRL prompt-completion rows (the loss is on the last assistant turn only)."""
-    def split(row):
-        return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
-    keep = {"prompt", "completion", "tools"}
-    return dataset.map(split, remove_columns=[c for c in dataset.column_names if c not in keep])
-
-
 def _fits(dataset: Any, tokenizer: Any, max_length: int, columns: tuple[str, ...]) -> tuple[Any, int]:
-    """Drop rows whose rendered prompt+completion exceeds ``max_length`` tokens (never truncate)."""
+    """Drop text rows whose prompt+completion exceeds ``max_length`` tokens (never truncate)."""
     def length(row):
-        tools = json.loads(row["tools"]) if isinstance(row.get("tools"), str) else row.get("tools")
-        n = 0
-        for col in columns[1:]:
-            ids = tokenizer.apply_chat_template(row[columns[0]] + row[col], tools=tools, tokenize=True)
-            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-            n = max(n, len(ids))
-        return n <= max_length
+        return max(len(tokenizer(row[columns[0]] + row[col], add_special_tokens=False)["input_ids"])
+                   for col in columns[1:]) + 1 <= max_length
     kept = dataset.filter(length)
     return kept, len(dataset) - len(kept)
 
@@ -161,11 +148,11 @@ def pretrain_lm(model: Any, tokenizer: Any, texts: list[str], out: str | Path, s
 
 def train_sft(model: Any, tokenizer: Any, dataset: Any, out: str | Path, settings: TrainSettings, *,
               seed: int = 0, progress: bool = True) -> Path:
-    """SFT on the last assistant turn of ``messages`` rows (with a ``tools`` JSON column)."""
+    """SFT on text ``prompt``/``completion`` rows (loss on the completion only; EOS appended)."""
     from trl import SFTConfig, SFTTrainer
 
     out = Path(out)
-    ds = to_prompt_completion(dataset)
+    ds = dataset.remove_columns([c for c in dataset.column_names if c not in ("prompt", "completion")])
     ds, dropped = _fits(ds, tokenizer, settings.max_length, ("prompt", "completion"))
     if len(ds) == 0:
         raise ValueError(f"no SFT example fits max_length={settings.max_length} tokens ({dropped} dropped)")
@@ -178,11 +165,11 @@ def train_sft(model: Any, tokenizer: Any, dataset: Any, out: str | Path, setting
 
 def train_dpo(model: Any, ref_model: Any, tokenizer: Any, dataset: Any, out: str | Path, settings: TrainSettings, *,
               seed: int = 0, progress: bool = True) -> Path:
-    """DPO (sigmoid loss) on ``prompt/chosen/rejected`` rows against a frozen ``ref_model``."""
+    """DPO (sigmoid loss) on text ``prompt/chosen/rejected`` rows against a frozen ``ref_model``."""
     from trl import DPOConfig, DPOTrainer
 
     out = Path(out)
-    keep = {"prompt", "chosen", "rejected", "tools"}
+    keep = {"prompt", "chosen", "rejected"}
     ds = dataset.remove_columns([c for c in dataset.column_names if c not in keep])
     ds, dropped = _fits(ds, tokenizer, settings.max_length, ("prompt", "chosen", "rejected"))
     if len(ds) == 0:

@@ -1,71 +1,99 @@
-"""Attribution and paired-bootstrap maths on known inputs."""
+"""Attribution, decision and hierarchical-bootstrap maths on known inputs."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
-from experiments.attribution import attribute, bootstrap_ci, constraint_effects, matrix
-from experiments.evaluation import both_valid, metrics
+from experiments.attribution import _draws, _resampled_means, attribute, bootstrap_ci, constraint_effects, difference, matrix
+from experiments.evaluation import decision_metrics, metrics
 
 
-def y_const(tf, bf, tc, bc, shape=(3, 10)):
+def y_const(tf, bf, tc, bc, tr=None, br=None, shape=(3, 10)):
+    tr = tf if tr is None else tr
+    br = bf if br is None else br
     return {("dpo", "free"): np.full(shape, tf), ("sft", "free"): np.full(shape, bf),
+            ("dpo", "repaired"): np.full(shape, tr), ("sft", "repaired"): np.full(shape, br),
             ("dpo", "constrained"): np.full(shape, tc), ("sft", "constrained"): np.full(shape, bc)}
 
 
 def test_formulas_on_known_accuracies():
-    out = attribute(y_const(0.8, 0.5, 0.9, 0.8), "dpo", "sft", n_boot=200)
+    out = attribute(y_const(0.8, 0.5, 0.9, 0.8, tr=0.85, br=0.65), "dpo", "sft", n_boot=200)
     assert out["gain_free"]["estimate"] == pytest.approx(0.3)
+    assert out["gain_repaired"]["estimate"] == pytest.approx(0.2)
     assert out["gain_constrained"]["estimate"] == pytest.approx(0.1)
     assert out["format_share"]["estimate"] == pytest.approx(2 / 3)
-    assert out["reasoning_share"]["estimate"] == pytest.approx(1 / 3)
+    assert out["repair_share"]["estimate"] == pytest.approx(1 / 3)
+    assert out["rest_share"]["estimate"] == pytest.approx(1 / 3)
     # constant matrices: every resample gives the same numbers
     assert out["gain_free"]["lo"] == pytest.approx(0.3) and out["gain_free"]["hi"] == pytest.approx(0.3)
     assert out["format_share"]["lo"] == pytest.approx(2 / 3)
-    assert out["degenerate"] is False and "format share 0.67" in out["note"]
+    assert out["attributable"] and "format share 0.67" in out["note"]
 
 
-def test_all_gain_survives_constraints_means_reasoning():
+def test_all_gain_survives_constraints_means_no_format_share():
     out = attribute(y_const(0.7, 0.4, 0.9, 0.6), "dpo", "sft", n_boot=50)
     assert out["format_share"]["estimate"] == pytest.approx(0.0, abs=1e-12)
-    assert out["reasoning_share"]["estimate"] == pytest.approx(1.0)
+    assert out["rest_share"]["estimate"] == pytest.approx(1.0)
 
 
-def test_no_gain_is_degenerate_and_said_plainly():
+def test_a_share_of_0_and_of_0_9_are_told_apart():
+    rng = np.random.default_rng(3)
+    base = (rng.random((3, 300)) < 0.3).astype(float)
+    gain = np.where((base == 0) & (rng.random(base.shape) < 0.3), 1.0, base)  # DPO fixes ~21 pp of items
+    # format share 0.9: constraints give SFT 90% of what DPO gained; 0: constraints change nothing
+    constrained_sft = np.where((gain == 1) & (base == 0) & (rng.random(base.shape) < 0.9), 1.0, base)
+    y9 = {("dpo", "free"): gain, ("sft", "free"): base, ("dpo", "constrained"): gain, ("sft", "constrained"): constrained_sft}
+    y0 = {("dpo", "free"): gain, ("sft", "free"): base, ("dpo", "constrained"): gain, ("sft", "constrained"): base}
+    a9 = attribute(y9, "dpo", "sft", n_boot=500, regimes=("free", "constrained"))
+    a0 = attribute(y0, "dpo", "sft", n_boot=500, regimes=("free", "constrained"))
+    assert a9["format_share"]["lo"] > 0.75 and a0["format_share"]["hi"] < 0.1
+
+
+def test_no_gain_withholds_the_share_and_says_so():
     out = attribute(y_const(0.5, 0.5, 0.6, 0.6), "dpo", "sft", n_boot=50)
-    assert out["degenerate"] and out["format_share"]["estimate"] is None
-    assert out["format_share"]["undefined_fraction"] == 1.0
+    assert not out["attributable"] and out["format_share"]["estimate"] is None
     assert out["note"].startswith("no gain to attribute")
+    worse = attribute(y_const(0.4, 0.5, 0.6, 0.6), "dpo", "sft", n_boot=50)
+    assert not worse["attributable"] and worse["repair_share"]["estimate"] is None
+
+
+def test_noisy_gain_whose_interval_spans_zero_withholds_the_share():
+    rng = np.random.default_rng(2)
+    a = (rng.random((3, 40)) < 0.5).astype(float)
+    b = (rng.random((3, 40)) < 0.5).astype(float)
+    y = {("dpo", "free"): a, ("sft", "free"): b, ("dpo", "constrained"): a, ("sft", "constrained"): b}
+    out = attribute(y, "dpo", "sft", n_boot=500, regimes=("free", "constrained"))
+    assert out["gain_free"]["lo"] <= 0 <= out["gain_free"]["hi"]
+    assert not out["attributable"] and out["format_share"]["estimate"] is None and "no gain to attribute" in out["note"]
+
+
+def test_hierarchical_draws_resample_items_within_each_drawn_seed():
+    si, ii = _draws(3, 50, 200, 0)
+    assert si.shape == (200, 3) and ii.shape == (200, 3, 50)
+    assert not np.array_equal(ii[:, 0], ii[:, 1])  # separate item draws per drawn seed
+    m = np.arange(3 * 50, dtype=float).reshape(3, 50)
+    b = 7
+    expected = np.mean([m[si[b, s], ii[b, s]].mean() for s in range(3)])
+    assert _resampled_means(m, si, ii)[b] == pytest.approx(expected)
+    # seed-to-seed variation widens the interval beyond the item-only one
+    noisy = np.stack([np.full(50, v) for v in (0.2, 0.5, 0.8)])
+    flat = np.full((3, 50), 0.5)
+    assert difference(noisy, flat, n_boot=300)["hi"] - difference(noisy, flat, n_boot=300)["lo"] > 0.2
 
 
 def test_paired_bootstrap_detects_a_small_consistent_gain():
     rng = np.random.default_rng(1)
     base = (rng.random((3, 300)) < 0.5).astype(float)
     treat = base.copy()
-    flip = (base == 0) & (rng.random(base.shape) < 0.25)  # the same items improve
-    treat[flip] = 1
-    y = {("dpo", "free"): treat, ("sft", "free"): base, ("dpo", "constrained"): treat, ("sft", "constrained"): base}
-    out = attribute(y, "dpo", "sft", n_boot=1000, seed=0)
-    g = out["gain_free"]
-    assert g["lo"] > 0 and g["lo"] <= g["estimate"] <= g["hi"]
-    # paired: tighter than resampling the two arms independently
-    from experiments.attribution import _draws, _resampled_means
+    treat[(base == 0) & (rng.random(base.shape) < 0.25)] = 1  # the same items improve
+    cell = difference(treat, base, n_boot=1000)
+    assert cell["significant"] and cell["lo"] > 0
     d1, d2 = _draws(3, 300, 1000, 7), _draws(3, 300, 1000, 8)
     unpaired = _resampled_means(treat, *d1) - _resampled_means(base, *d2)
-    assert g["hi"] - g["lo"] < np.quantile(unpaired, 0.975) - np.quantile(unpaired, 0.025)
-    assert not out["degenerate"]
-
-
-def test_noise_only_difference_spans_zero_and_is_flagged():
-    rng = np.random.default_rng(2)
-    a = (rng.random((3, 40)) < 0.5).astype(float)
-    b = (rng.random((3, 40)) < 0.5).astype(float)
-    y = {("dpo", "free"): a, ("sft", "free"): b, ("dpo", "constrained"): a, ("sft", "constrained"): b}
-    out = attribute(y, "dpo", "sft", n_boot=500)
-    if out["gain_free"]["estimate"] > 0:
-        assert out["gain_free"]["lo"] <= 0 <= out["gain_free"]["hi"]
-    assert out["degenerate"]
+    assert cell["hi"] - cell["lo"] < np.quantile(unpaired, 0.975) - np.quantile(unpaired, 0.025)
 
 
 def test_bootstrap_ci_ignores_undefined_samples():
@@ -74,36 +102,49 @@ def test_bootstrap_ci_ignores_undefined_samples():
     assert bootstrap_ci(np.array([np.nan])) == (None, None, 1.0)
 
 
-def test_constraint_effects_report_harm():
-    y = y_const(0.8, 0.5, 0.6, 0.5)
+def test_constraint_and_repair_effects_report_harm():
+    y = y_const(0.8, 0.5, 0.6, 0.5, tr=0.9)
     cell = constraint_effects(y, "dpo", n_boot=50)
     assert cell["estimate"] == pytest.approx(-0.2) and cell["hurts"] and cell["significant"]
-    assert not constraint_effects(y, "sft", n_boot=50)["hurts"]
+    rep = constraint_effects(y, "dpo", regime="repaired", n_boot=50)
+    assert rep["estimate"] == pytest.approx(0.1) and not rep["hurts"]
 
 
-def rows(arm, regime, seed, values, valid=None):
-    return [{"arm": arm, "regime": regime, "seed": seed, "item": f"i{j}", "subtask": "parallel" if j % 2 else "nested",
-             "ast": bool(v), "exec": bool(v), "format_valid": bool(valid[j]) if valid else True,
-             "label": None if v else "wrong_value", "category": None if v else "semantic", "finish_reason": "stop"}
-            for j, v in enumerate(values)]
+def row(arm, seed, item, *, expect="call", ast=False, valid=True, decision="call", labels=(), families=()):
+    return {"arm": arm, "regime": "free", "seed": seed, "item": item, "subtask": "parallel" if item[-1] in "13579" else "nested",
+            "expect": expect, "ast": ast, "exec": ast, "names": ast, "format_valid": valid, "decision": decision,
+            "labels": list(labels), "families": list(families), "repairable": False, "finish_reason": "stop"}
 
 
-def test_matrix_and_metrics_from_rows():
-    r = rows("sft", "free", 0, [1, 0, 1, 1]) + rows("sft", "free", 1, [0, 0, 1, 1])
-    m = matrix(r, "sft", "free", [f"i{j}" for j in range(4)], [0, 1])
-    assert m.tolist() == [[1, 0, 1, 1], [0, 0, 1, 1]]
+def test_validity_times_accuracy_when_valid_and_valid_but_wrong():
+    rows = [row("sft", 0, "i0", ast=True), row("sft", 0, "i1"), row("sft", 0, "i2", valid=False, families=["format"]),
+            row("sft", 0, "i3", decision="text", families=["decision"]),  # a valid text reply is not a valid call
+            row("sft", 0, "n0", expect="no_call", ast=True, decision="text")]
+    o = metrics(rows)["overall"]
+    assert o["validity"] == pytest.approx(2 / 4) and o["accuracy_when_valid"] == pytest.approx(1 / 2)
+    assert o["call_accuracy"] == pytest.approx(o["validity"] * o["accuracy_when_valid"])
+    assert o["valid_but_wrong"] == pytest.approx(1 / 2) and o["format_failure_rate"] == pytest.approx(1 / 4)
+    assert o["accuracy"] == pytest.approx(2 / 5)
+    m = matrix(rows, "sft", "free", ["i0", "i1"], [0])
+    assert m.tolist() == [[1.0, 0.0]]
     with pytest.raises(KeyError, match="seed=2"):
-        matrix(r, "sft", "free", ["i0"], [2])
-    met = metrics(r)
-    assert met["overall"]["ast_accuracy"] == pytest.approx(5 / 8)
-    assert met["by_subtask"]["parallel"]["ast_accuracy"] == pytest.approx(2 / 4)
-    assert met["by_subtask"]["nested"]["ast_accuracy"] == pytest.approx(3 / 4)
-    assert met["overall"]["taxonomy"]["wrong_value"] == 3
+        matrix(rows, "sft", "free", ["i0"], [2])
 
 
-def test_accuracy_when_valid_and_on_both_valid_items():
-    a = rows("sft", "free", 0, [1, 0, 0, 1], valid=[1, 0, 1, 1])
-    b = rows("dpo", "free", 0, [1, 1, 0, 0], valid=[1, 1, 1, 0])
-    assert metrics(a)["overall"]["accuracy_when_valid"] == pytest.approx(2 / 3)
-    bv = both_valid(a, b)
-    assert bv == {"n": 2, "a": 0.5, "b": 0.5}
+def test_decision_metrics_on_known_counts():
+    rows = ([row("a", 0, f"c{i}", decision="call") for i in range(8)] + [row("a", 0, f"t{i}", decision="text") for i in range(2)]
+            + [row("a", 0, f"n{i}", expect="no_call", decision="call") for i in range(3)]
+            + [row("a", 0, f"m{i}", expect="no_call", decision="text") for i in range(7)])
+    d = decision_metrics(rows)
+    assert (d["hit_rate"], d["false_alarm_rate"]) == (0.8, 0.3)
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf
+    h, f = 8.5 / 11, 3.5 / 11
+    assert d["d_prime"] == pytest.approx(z(h) - z(f)) and d["criterion"] == pytest.approx(-(z(h) + z(f)) / 2)
+    assert d["auc"] == pytest.approx(NormalDist().cdf(d["d_prime"] / math.sqrt(2)))
+    # an always-call policy has no discrimination and a liberal criterion
+    always = decision_metrics([row("a", 0, f"c{i}") for i in range(10)] +
+                              [row("a", 0, f"n{i}", expect="no_call") for i in range(10)])
+    assert always["d_prime"] == pytest.approx(0) and always["criterion"] < 0 and always["auc"] == pytest.approx(0.5)
+    assert decision_metrics([row("a", 0, "c0")])["d_prime"] is None

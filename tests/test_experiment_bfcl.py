@@ -1,4 +1,5 @@
-"""BFCL-format evaluation on the fixture in tests/fixtures/bfcl (BFCL's file layout and quirks)."""
+"""BFCL evaluation: the real v4 data of the bfcl-eval package, and the hand-written v3-named
+fixture in tests/fixtures/bfcl (BFCL's file layout and quirks)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.bfcl import load_bfcl
+from experiments.bfcl import CATEGORIES, check_categories, load_bfcl, package_data_dir
 from experiments.verifier import verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bfcl"
@@ -21,7 +22,7 @@ def call(name, **args):
 def test_loads_every_category_with_answers():
     items = load_bfcl(FIXTURE)
     cats = {i["subtask"] for i in items}
-    assert cats == {"simple", "multiple", "parallel", "parallel_multiple", "irrelevance"}
+    assert cats == {"simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"}  # v3 "simple" read as v4
     assert len(items) == 10
     for i in items:
         assert i["expect"] == ("no_call" if i["subtask"] == "irrelevance" else "call")
@@ -53,6 +54,48 @@ def test_bfcl_ast_rules(item_id, response, ok):
     v = verify(response, item, execute=False)
     assert v.ast_correct is ok, v
     assert v.exec_correct is None  # BFCL items are scored by AST only
+
+
+def test_reads_every_v4_category_from_the_bfcl_eval_package():
+    items = load_bfcl(categories=CATEGORIES, per_category=5, seed=0)
+    by_cat = {c: [i for i in items if i["subtask"] == c] for c in CATEGORIES}
+    assert all(len(v) == 5 for v in by_cat.values()), {c: len(v) for c, v in by_cat.items()}
+    assert (package_data_dir() / "BFCL_v4_simple_python.json").is_file()
+    for i in items:
+        assert i["suite"] == "bfcl" and i["id"].startswith(i["subtask"].replace("_python", ""))
+        assert (i["expect"] == "no_call") == (i["subtask"] in ("irrelevance", "live_irrelevance"))
+        assert (i["ground_truth"] == []) == (i["expect"] == "no_call")
+    # the whole file when no sample is asked for: v4 simple_python has 400 items (v4 renamed v3's "simple")
+    assert len(load_bfcl(categories=["simple"])) == len(load_bfcl(categories=["simple_python"])) == 400
+    # the same seed gives the same sample; another seed another one
+    assert load_bfcl(categories=["multiple"], per_category=5, seed=0) == by_cat["multiple"]
+    assert load_bfcl(categories=["multiple"], per_category=5, seed=1) != by_cat["multiple"]
+
+
+def test_prompts_keep_parameter_descriptions():
+    from structcall.compile import compile_tools
+    from structcall.decoding.prompt import render_prompt
+    from structcall.models import CHATML_TEMPLATE
+
+    from experiments.models import train_task_tokenizer
+
+    tok = train_task_tokenizer(["a plain ChatML tokenizer"] * 4, vocab_size=300)
+    tok.chat_template = CHATML_TEMPLATE  # renders no tools: structcall writes the tool prompt
+    item = load_bfcl(categories=["live_simple"], per_category=1)[0]
+    prompt = render_prompt(tok, item["messages"], compile_tools(item["tools"], format="hermes"))
+    described = [(name, p["description"]) for t in item["tools"] for name, p in t["parameters"]["properties"].items()
+                 if p.get("description")]
+    assert described and all(d in prompt for _, d in described)
+
+
+def test_unknown_or_missing_categories_are_errors_never_skipped(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown BFCL category 'simple_pyton'; did you mean 'simple_python'"):
+        load_bfcl(categories=["simple_pyton"])
+    with pytest.raises(ValueError, match="unknown BFCL category 'multi_turn_base'"):
+        check_categories(["multi_turn_base"])
+    # a requested category the directory lacks is named
+    with pytest.raises(FileNotFoundError, match="no question file for BFCL category live_simple"):
+        load_bfcl(FIXTURE, categories=["simple", "live_simple"])
 
 
 def test_bad_files_are_named(tmp_path):
@@ -95,11 +138,11 @@ def test_cli_scores_two_models_in_four_regimes(tmp_path, capsys):
     result = json.loads((out / "bfcl_results.json").read_text())
     assert set(result["metrics"]) == set(paths)
     rows = [json.loads(line) for line in (out / "bfcl_items.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 * 2 * 10
+    assert len(rows) == 2 * 2 * 10  # the repaired regime is scored, not stored
     for r in rows:
         assert r["exec"] is None
         if r["regime"] == "constrained":
             # the grammar admits only schema-valid calls: no unknown tool/argument or type error can come out
-            assert r["label"] not in ("unknown_tool", "unknown_argument", "type_error"), r
+            assert r["label"] not in ("misspelled_tool", "absent_tool", "unknown_argument", "type_error"), r
             if r["label"] == "unparseable":
                 assert r["finish_reason"] == "length" or "call-like" in r["detail"] or "empty" in r["detail"], r

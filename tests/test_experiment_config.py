@@ -17,6 +17,16 @@ def test_presets_load():
     assert tiny.teacher.model.source == "student-base" and tiny.teacher.sft.epochs > 0  # longer-trained teacher
     smol = load_config(CONFIGS / "smol.yaml")
     assert smol.student.source == "smollm2" and smol.teacher.kind == "oracle"
+    pilot = load_config(CONFIGS / "pilot.yaml")
+    assert pilot.student.source == "smollm2" and pilot.format == "smollm2" and pilot.seeds == (0,)
+    assert set(pilot.arms) == {"sft", "sft_control", "dpo", "dpo_format", "dpo_semantic"} and pilot.eval.bfcl_per_category > 0
+
+
+def test_bad_arms_and_bfcl_categories_are_named():
+    with pytest.raises(ConfigError, match="'sft_control' trains on the on-policy DPO arm"):
+        load_config(CONFIGS / "tiny.yaml", ["arms=[sft,sft_control]"])
+    with pytest.raises(ConfigError, match="eval.bfcl_categories: unknown BFCL category 'simpel'"):
+        load_config(CONFIGS / "tiny.yaml", ["eval.bfcl_categories=[simpel]"])
 
 
 def test_overrides_beat_yaml_and_nested_sections_merge():

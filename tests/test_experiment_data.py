@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from experiments.data import build_datasets, load_dataset_dir, save_datasets
+from experiments.data import (build_datasets, check_no_rejected_targets, control_rows, load_dataset_dir, minimal_pairs,
+                              onpolicy_pairs, pair_audit, save_datasets)
 from experiments.tasks import ToolTasks
 from experiments.teacher import is_correct, model_candidates, oracle_candidates
-from experiments.verifier import FORMAT_LABELS, SEMANTIC_LABELS, verify
+from experiments.verifier import LABELS, verify
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,8 @@ def test_oracle_gold_is_correct_and_negatives_are_labelled(examples, candidates)
         else:
             assert c["text"] != ex["target"] and v["label"] is not None
             labels[v["label"]] += 1
-    # every failure kind of the taxonomy is produced somewhere
-    assert set(labels) == set(FORMAT_LABELS) | set(SEMANTIC_LABELS)
+    # every label except the absent tool (no slip makes one) is produced somewhere
+    assert set(labels) == set(LABELS) - {"absent_tool"}
 
 
 def test_oracle_is_deterministic(examples):
@@ -45,45 +46,72 @@ def test_oracle_is_deterministic(examples):
     assert oracle_candidates(ex, seed=1) == oracle_candidates(ex, seed=1)
 
 
-def test_datasets_are_trl_shaped_matched_and_clean(examples, candidates):
-    sets, stats = build_datasets(examples, candidates, pairs_per_prompt=2, seed=0)
-    n = stats["matched_pairs"]
-    assert n == min(stats["pair_pool"].values()) > 0
-    assert len(sets["dpo_format"]) == len(sets["dpo_semantic"]) == len(sets["dpo_mixed"]) == len(sets["sft_control"]) == n
-    assert {r["category"] for r in sets["dpo_format"]} == {"format"}
-    assert {r["category"] for r in sets["dpo_semantic"]} == {"semantic"}
-    mixed = collections.Counter(r["category"] for r in sets["dpo_mixed"])
-    assert abs(mixed["format"] - mixed["semantic"]) <= 1
+def test_minimal_pairs_share_prompts_and_chosen_and_differ_by_one_family(examples):
+    fmt_rows, sem_rows = minimal_pairs(examples, "hermes", seed=0)
+    assert len(fmt_rows) == len(sem_rows) > 20
+    by_id = {ex["id"]: ex for ex in examples}
+    for f, s in zip(fmt_rows, sem_rows):
+        assert (f["id"], f["prompt"], f["chosen"]) == (s["id"], s["prompt"], s["chosen"])
+        ex = by_id[f["id"]]
+        assert ex["expect"] == "call" and verify(f["chosen"][0]["content"], ex).ast_correct
+        vf, vs = verify(f["rejected"][0]["content"], ex), verify(s["rejected"][0]["content"], ex)
+        assert vf.families == {"format"} and f["families"] == ["format"]
+        assert vs.families == {"semantic"} and s["families"] == ["semantic"]
+    # several kinds of edit, not one
+    assert len({lab for r in fmt_rows for lab in r["labels"]}) >= 3
+    assert {lab for r in sem_rows for lab in r["labels"]} == {"wrong_tool", "wrong_value"}
+    capped = minimal_pairs(examples, "hermes", max_pairs=7, seed=0)
+    assert len(capped[0]) == len(capped[1]) == 7 and [r["id"] for r in capped[0]] == [r["id"] for r in capped[1]]
+
+
+def sample(ex, text):
+    return {"id": ex["id"], "text": text, "source": "model", "verdict": verify(text, ex).as_dict()}
+
+
+def test_onpolicy_pairs_take_real_mistakes_and_a_correct_chosen_side(examples):
+    call_ex = next(e for e in examples if e["expect"] == "call")
+    nocall_ex = next(e for e in examples if e["expect"] == "no_call")
+    samples = [sample(call_ex, call_ex["target"]), sample(call_ex, "I cannot do that."),
+               sample(call_ex, call_ex["target"][:-3]), sample(call_ex, call_ex["target"][:-3]),  # the same mistake twice
+               sample(nocall_ex, call_ex["target"]), sample(nocall_ex, call_ex["target"] + "x")]
+    pairs = onpolicy_pairs(examples, samples, "hermes", pairs_per_prompt=2)
+    on_call = [p for p in pairs if p["id"] == call_ex["id"]]
+    assert len(on_call) == 2 and {p["chosen_source"] for p in on_call} == {"student"}
+    assert [p["labels"] for p in on_call] == [["text_not_call"], ["unparseable"]]
+    # no correct sample for the no-call prompt: the gold answer is the chosen side
+    on_none = [p for p in pairs if p["id"] == nocall_ex["id"]]
+    assert {p["chosen_source"] for p in on_none} == {"gold"} and on_none[0]["chosen"][0]["content"] == nocall_ex["target"]
+    assert "decision" in on_none[0]["families"]
+    audit = pair_audit(pairs)
+    assert audit["call_prompts"] == 2 and audit["no_call_prompts"] == 2 and audit["families"]["decision"] >= 2
+    # the control trains on exactly the chosen sides, and never on a rejected one
+    control = control_rows(pairs)
+    assert [r["messages"][-1] for r in control] == [p["chosen"][0] for p in pairs]
+    check_no_rejected_targets({"sft_control": control, "dpo": pairs})
+    with pytest.raises(AssertionError, match="rejected responses are also SFT targets"):
+        check_no_rejected_targets({"sft_control": [{"id": pairs[0]["id"], "messages": pairs[0]["rejected"]}], "dpo": pairs})
+
+
+def test_datasets_are_clean_and_deterministic(examples, candidates):
+    sets, stats = build_datasets(examples, candidates, seed=0)
     by_id = {ex["id"]: ex for ex in examples}
     for r in sets["sft"]:
         assert r["messages"][-1]["role"] == "assistant" and json.loads(r["tools"]) == by_id[r["id"]]["tools"]
         assert verify(r["messages"][-1]["content"], by_id[r["id"]]).ast_correct
-    for r in sets["dpo_mixed"]:
-        assert r["prompt"] == by_id[r["id"]]["messages"]
-        assert verify(r["chosen"][0]["content"], by_id[r["id"]]).ast_correct
-        assert not verify(r["rejected"][0]["content"], by_id[r["id"]]).ast_correct
-    # the control trains on exactly the mixed arm's chosen responses
-    assert [r["messages"][-1] for r in sets["sft_control"]] == [r["chosen"][0] for r in sets["dpo_mixed"]]
-    targets = {(r["id"], r["messages"][-1]["content"]) for k in ("sft", "sft_control") for r in sets[k]}
-    rejected = {(r["id"], r["rejected"][0]["content"]) for k in ("dpo_format", "dpo_semantic", "dpo_mixed") for r in sets[k]}
-    assert not targets & rejected
-    again, _ = build_datasets(examples, candidates, pairs_per_prompt=2, seed=0)
+    assert stats["rows"]["dpo_format"] == stats["rows"]["dpo_semantic"] > 0
+    assert stats["audit"]["dpo_format"]["families"] == {"format": stats["rows"]["dpo_format"]}
+    again, _ = build_datasets(examples, candidates, seed=0)
     assert again == sets
-
-
-def test_max_pairs_caps_every_arm(examples, candidates):
-    sets, stats = build_datasets(examples, candidates, max_pairs=10)
-    assert stats["matched_pairs"] == 10 and all(len(sets[k]) == 10 for k in ("dpo_format", "dpo_semantic", "dpo_mixed"))
 
 
 def test_save_and_load_with_provenance(tmp_path, examples, candidates):
     sets, stats = build_datasets(examples, candidates)
     save_datasets(sets, tmp_path, {"stats": stats, "teacher": "oracle"})
-    ds = load_dataset_dir(tmp_path, "dpo_mixed")
-    assert len(ds) == len(sets["dpo_mixed"]) and set(ds.column_names) >= {"prompt", "chosen", "rejected", "tools"}
+    ds = load_dataset_dir(tmp_path, "dpo_format")
+    assert len(ds) == len(sets["dpo_format"]) and set(ds.column_names) >= {"prompt", "chosen", "rejected", "tools"}
     sft = load_dataset_dir(tmp_path, "sft")
     assert sft[0]["messages"][-1]["content"] == sets["sft"][0]["messages"][-1]["content"]
-    assert json.loads((tmp_path / "provenance.json").read_text())["stats"]["matched_pairs"] == stats["matched_pairs"]
+    assert json.loads((tmp_path / "provenance.json").read_text())["stats"]["rows"] == stats["rows"]
     with pytest.raises(FileNotFoundError, match="no rows"):
         load_dataset_dir(tmp_path, "nothing")
 
@@ -91,6 +119,8 @@ def test_save_and_load_with_provenance(tmp_path, examples, candidates):
 def test_candidates_for_unknown_examples_are_rejected(examples):
     with pytest.raises(ValueError, match="unknown example"):
         build_datasets(examples[:1], [{"id": "nope", "text": "", "verdict": {}}])
+    with pytest.raises(ValueError, match="unknown example"):
+        onpolicy_pairs(examples[:1], [{"id": "nope", "text": "", "verdict": {}}], "hermes")
 
 
 def test_model_teacher_samples_k_labelled_candidates(examples):

