@@ -194,9 +194,9 @@ def train_arm(run: Any, arm: str, seed: int, data_dir: Path, init: str, out: Pat
         if arm == "sft_control":  # same steps, batch size and optimiser settings as DPO; SFT loss on chosen
             train_sft(model, tok, rows, out, settings, seed=seed, progress=run.progress)
         else:
-            ref, _ = load_causal_lm(init)
+            ref = None if settings.lora_r else load_causal_lm(init)[0]
             train_dpo(model, ref, tok, rows, out, settings, seed=seed, progress=run.progress)
-    after = _flat_params(model)
+    after = _flat_params(load_causal_lm(out / "final")[0])  # the saved weights (LoRA: merged)
     log = json.loads((out / "train_log.json").read_text())
     info.update(steps=log["global_step"], resumed_from=log["resumed_from"],
                 param_delta_l2=float((after - before).norm()), param_l2=float(before.norm()),

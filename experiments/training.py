@@ -33,6 +33,10 @@ class TrainSettings:
     max_length: token cap of prompt+completion; longer examples are dropped (and counted), never cut.
     save_steps: checkpoint interval in steps (resume granularity).
     beta: DPO temperature (DPO only).
+    lora_r: 0 = full fine-tuning; > 0 = LoRA adapters of this rank (peft) on every linear layer
+        of the attention and MLP blocks, merged into the weights when training ends (so the next
+        stage loads an ordinary model); DPO with LoRA uses the adapter-free model as reference.
+    lora_alpha: LoRA scaling (alpha / r).
     """
 
     epochs: float = 1.0
@@ -45,6 +49,8 @@ class TrainSettings:
     save_steps: int = 50
     beta: float = 0.1
     weight_decay: float = 0.0
+    lora_r: int = 0
+    lora_alpha: int = 32
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.save_steps < 1 or self.max_length < 8:
@@ -79,6 +85,15 @@ def _common(settings: TrainSettings, out: Path, seed: int, progress: bool, *, by
     )
 
 
+def _peft_config(settings: TrainSettings) -> Any:
+    if settings.lora_r <= 0:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+
+
 def _last_checkpoint(out: Path) -> str | None:
     """The newest *complete* checkpoint (its trainer_state.json is written last); a checkpoint a
     kill left half-written is removed."""
@@ -110,7 +125,11 @@ def _finish(trainer: Any, tokenizer: Any, out: Path, started: float, resumed: st
     import shutil
 
     final = final_dir(out)
-    trainer.save_model(str(final))
+    if hasattr(trainer.model, "merge_and_unload"):  # LoRA: save the merged weights, an ordinary model
+        if trainer.is_world_process_zero():
+            trainer.model.merge_and_unload().save_pretrained(str(final))
+    else:
+        trainer.save_model(str(final))
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(final))
         state = trainer.state
@@ -157,7 +176,8 @@ def train_sft(model: Any, tokenizer: Any, dataset: Any, out: str | Path, setting
     if len(ds) == 0:
         raise ValueError(f"no SFT example fits max_length={settings.max_length} tokens ({dropped} dropped)")
     args = SFTConfig(**_common(settings, out, seed, progress, by_length=True), completion_only_loss=True)
-    trainer = _quiet(SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer), progress)
+    trainer = _quiet(SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
+                                peft_config=_peft_config(settings)), progress)
     resumed, started = _last_checkpoint(out), time.time()
     trainer.train(resume_from_checkpoint=resumed)
     return _finish(trainer, tokenizer, out, started, resumed, {"examples": len(ds), "dropped_too_long": dropped})
@@ -175,8 +195,9 @@ def train_dpo(model: Any, ref_model: Any, tokenizer: Any, dataset: Any, out: str
     if len(ds) == 0:
         raise ValueError(f"no preference pair fits max_length={settings.max_length} tokens ({dropped} dropped)")
     args = DPOConfig(**_common(settings, out, seed, progress), beta=settings.beta, loss_type=["sigmoid"])
-    trainer = _quiet(DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=ds,
-                                processing_class=tokenizer), progress)
+    lora = _peft_config(settings)
+    trainer = _quiet(DPOTrainer(model=model, ref_model=None if lora else ref_model, args=args, train_dataset=ds,
+                                processing_class=tokenizer, peft_config=lora), progress)
     resumed, started = _last_checkpoint(out), time.time()
     trainer.train(resume_from_checkpoint=resumed)
     return _finish(trainer, tokenizer, out, started, resumed, {"pairs": len(ds), "dropped_too_long": dropped})

@@ -1,0 +1,65 @@
+"""Training on text rows: full fine-tuning and LoRA (merged on save) on a tiny real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.data import minimal_pairs, target_text
+from experiments.models import build_tiny, load_causal_lm, save_model, train_task_tokenizer
+from experiments.stages import render, text_rows
+from experiments.tasks import ToolTasks
+from experiments.training import TrainSettings, train_dpo, train_sft
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from datasets import Dataset
+
+    ex = list(ToolTasks("train", 24))
+    tok = train_task_tokenizer([render(e["messages"], e["tools"], completion=e["target"]) for e in ex], vocab_size=600)
+    base = save_model(build_tiny(tok, hidden_size=32, num_hidden_layers=1, intermediate_size=64), tok,
+                      tmp_path_factory.mktemp("base"))
+    sft = Dataset.from_list([{"messages": e["messages"] + [{"role": "assistant", "content": target_text(e, "hermes")}],
+                              "tools": __import__("json").dumps(e["tools"])} for e in ex[:8]])
+    pairs = Dataset.from_list(minimal_pairs(ex, "hermes", max_pairs=4)[0])
+    return base, sft, pairs
+
+
+def flat(model):
+    import torch
+
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_text_rows_use_the_prompt_generate_batch_decodes_from(setup):
+    from structcall.compile import compile_tools
+    from structcall.decoding.prompt import render_prompt
+
+    base, sft, pairs = setup
+    _, tok = load_causal_lm(str(base))
+    rows = text_rows(sft, tok, "hermes")
+    grammar = compile_tools(__import__("json").loads(sft[0]["tools"]), format="hermes")
+    assert rows[0]["prompt"] == render_prompt(tok, sft[0]["messages"][:-1], grammar)
+    assert rows[0]["prompt"].endswith("<|im_start|>assistant\n") and rows[0]["completion"].startswith("<tool_call>")
+    prow = text_rows(pairs, tok, "hermes")[0]
+    assert set(prow) == {"prompt", "chosen", "rejected"} and prow["chosen"] != prow["rejected"]
+
+
+@pytest.mark.parametrize("lora_r", [0, 4])
+def test_sft_then_dpo_move_the_weights_and_save_an_ordinary_model(setup, tmp_path, lora_r):
+    base, sft, pairs = setup
+    model, tok = load_causal_lm(str(base))
+    before = flat(model)
+    s = TrainSettings(epochs=1, batch_size=4, learning_rate=1e-2, lora_r=lora_r, lora_alpha=8, save_steps=100)
+    out = train_sft(model, tok, text_rows(sft, tok, "hermes"), tmp_path / "sft", s, progress=False)
+    m2, tok2 = load_causal_lm(str(out))
+    assert type(m2).__name__ == "LlamaForCausalLM" and flat(m2).shape == before.shape  # LoRA merged, no adapters
+    assert (flat(m2) - before).norm() > 0
+    ref = None if lora_r else load_causal_lm(str(out))[0]
+    out2 = train_dpo(m2, ref, tok2, text_rows(pairs, tok2, "hermes"), tmp_path / "dpo",
+                     TrainSettings(max_steps=2, batch_size=2, learning_rate=1e-2, lora_r=lora_r, lora_alpha=8,
+                                   save_steps=100), progress=False)
+    m3, _ = load_causal_lm(str(out2))
+    assert flat(m3).shape == before.shape and (flat(m3) - flat(load_causal_lm(str(out))[0])).norm() > 0
