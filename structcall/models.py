@@ -7,6 +7,8 @@
   ``tokenizers`` library and gives it a ChatML chat template.
 * :func:`build_tiny_model` builds a random-weight Llama or Qwen2 causal LM sized
   to that tokenizer.
+* :func:`export_model` writes any loaded model (GGUF-loaded included) as a plain Hugging Face
+  folder (safetensors weights, tokenizer, chat template) that vLLM and transformers load.
 
 The tiny pieces are used by the tests, the experiment and the vLLM helpers; they
 never touch the network.
@@ -23,6 +25,7 @@ __all__ = [
     "CHATML_TOOLS_TEMPLATE",
     "SMOLLM2_GGUF",
     "build_tiny_model",
+    "export_model",
     "load_model",
     "smollm2_gguf_path",
     "train_tokenizer",
@@ -160,6 +163,85 @@ def load_model(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
+
+
+def _clear_gguf_quantization(model: Any) -> None:
+    """Make a GGUF-loaded model an ordinary one (or raise if its weights are still packed).
+
+    transformers de-quantizes GGUF tensors to full-precision weights on load (unless a GGUF
+    matmul kernel keeps them packed) but still flags the model as GGUF-quantized, which makes
+    ``save_pretrained`` refuse ("not serializable"). The weights are plain tensors, so the flag
+    and the quantization config go; packed modules, if any, are reported instead.
+    """
+    quantizer = getattr(model, "hf_quantizer", None)
+    config = getattr(quantizer, "quantization_config", None)
+    if quantizer is None or str(getattr(config, "quant_method", "")).split(".")[-1].lower() != "gguf":
+        return
+    packed = [name for name, module in model.named_modules() if type(module).__name__.lower().startswith("gguf")]
+    if packed or getattr(quantizer, "packed_modules", None):
+        names = packed or sorted(quantizer.packed_modules)
+        raise ValueError(
+            f"the model's GGUF weights are still packed in {len(names)} modules (first: {names[0]}), so they "
+            "cannot be written as plain weights; load it de-quantized (without the `kernels` package, or "
+            "with transformers' GgufConfig(dequantize=True)) and export again"
+        )
+    quantizer.remove_quantization_config(model)
+
+
+def export_model(
+    model: Any,
+    tokenizer: Any,
+    out_dir: str | Path,
+    *,
+    chat_template: str | None = None,
+    dtype: Any = None,
+) -> Path:
+    """Write ``(model, tokenizer)`` as a Hugging Face model folder that vLLM serves.
+
+    Works for any loaded causal LM, including one loaded from a GGUF file (``load_model
+    ("smollm2")``): its de-quantized weights are written as plain safetensors and the GGUF
+    quantization flag is cleared (``save_pretrained`` refuses GGUF-flagged models). The
+    folder holds ``config.json``, ``generation_config.json``, ``model.safetensors`` and the
+    tokenizer files (the chat template in ``chat_template.jinja``).
+
+    Args:
+        model: a transformers causal LM (as returned by :func:`load_model`). It is changed in
+            place: the GGUF flag is cleared and `dtype` applied.
+        tokenizer: its tokenizer.
+        out_dir: the folder to write (created; files in it are overwritten).
+        chat_template: a Jinja chat template to ship instead of the tokenizer's own (for
+            instance ``structcall.serving.chat_templates.chat_template("hermes")``, which
+            renders ``tools``); default: the tokenizer's own. The tokenizer object is left as
+            it was.
+        dtype: the weights' dtype on disk (e.g. ``torch.bfloat16`` or ``"bfloat16"``);
+            default: the model's own (float32 for :func:`load_model`).
+
+    Returns the folder. Raises `ValueError` for a model whose GGUF weights stay packed.
+
+    Command line: ``python -m structcall.serving.export smollm2 OUT_DIR``.
+    """
+    import torch
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder; pass a folder path to export the model into")
+    _clear_gguf_quantization(model)
+    if dtype is not None:
+        if isinstance(dtype, str):
+            if not isinstance(getattr(torch, dtype, None), torch.dtype):
+                raise ValueError(f"dtype {dtype!r} is not a torch dtype; use e.g. 'float32', 'bfloat16' or 'float16'")
+            dtype = getattr(torch, dtype)
+        model.to(dtype)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    own_template = getattr(tokenizer, "chat_template", None)
+    try:
+        if chat_template is not None:
+            tokenizer.chat_template = chat_template
+        tokenizer.save_pretrained(out)
+    finally:
+        tokenizer.chat_template = own_template
+    return out
 
 
 def _default_corpus() -> list[str]:

@@ -2,8 +2,10 @@
 
 Runs ``tests/vllm_parser_check.py`` with the vLLM environment's python (the main environment
 has no vllm): outputs sampled from structcall's grammars in every format and tool_choice are
-parsed non-streaming and streamed in random chunks, and must agree call for call and
-character for character; truncated outputs must be reported, never returned as calls;
+parsed non-streaming and streamed in random chunks through vLLM's own ``Parser`` wrapper, and
+must agree call for call and character for character; outputs cut at a random point must give
+the same outcome on both paths (the complete calls before the cut, or an error naming
+max_tokens), never a partial call;
 adjust_request must install the grammar for Chat Completions and Responses requests and turn
 invalid tools into one 400 listing every problem.
 """
@@ -30,3 +32,4 @@ def test_streaming_and_non_streaming_parsing_agree_on_grammar_samples(vllm_model
     # samples that break an unenforced keyword (multipleOf, a number maximum) are rejected
     # by both paths alike
     assert report["rejected"] >= 10
+    assert report["cut"] >= 150

@@ -4,7 +4,10 @@
 
 Builds real vLLM request objects (Chat Completions and Responses), lets the parser adjust
 them, and feeds it outputs sampled from structcall's own grammar (`structcall.testing.sample`)
-in every format, non-streaming and streamed in random chunks. Prints one line
+in every format, non-streaming and streamed in random chunks, through vLLM's own `Parser`
+wrapper (``parse`` and ``parse_delta``, as the server calls them). Outputs cut at a random
+point must give the same outcome on both paths: the complete calls before the cut, or an
+error that names max_tokens. Prints one line
 "STRUCTCALL-RESULT {"cases": ..., "calls": ..., "failures": [...]}" (tests/test_vllm_parser.py reads it).
 """
 
@@ -21,8 +24,13 @@ from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionReque
 from vllm.entrypoints.openai.responses.protocol import ResponsesRequest
 from vllm.exceptions import VLLMValidationError
 
-from structcall.serving.vllm_plugin import StructcallToolParser, ToolCallValidationError
+from vllm.parser.parser_manager import ParserManager
+
+from structcall.serving.vllm_plugin import StructcallToolParser, ToolCallValidationError, register
 from structcall.testing import sample
+
+register()
+PARSER_CLS = ParserManager.get_parser(tool_parser_name="structcall", enable_auto_tools=True)
 
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather.", "parameters": {
@@ -55,28 +63,27 @@ def chat_request(**kw) -> ChatCompletionRequest:
 
 
 def run_nonstream(tok, request, text):
-    parser = StructcallToolParser(tok, request.tools)
+    parser = PARSER_CLS(tok, request.tools)
     try:
-        info = parser.extract_tool_calls(text, request)
+        _, content, calls = parser.parse(text, request, enable_auto_tools=True)
     except ToolCallValidationError as e:
-        return ("error", str(e))
-    calls = [(tc.function.name, tc.function.arguments) for tc in info.tool_calls]
-    return ("ok", info.content or None, calls)
+        return ("error", e.parameter, str(e))
+    calls = [(c.name, c.arguments) for c in calls or []]
+    # vLLM's Parser drops whitespace-only content next to calls when not streaming
+    return ("ok", content if content and (content.strip() or not calls) else None, calls)
 
 
 def run_stream(tok, request, text, rng: random.Random, eos: int):
-    parser = StructcallToolParser(tok, request.tools)
+    parser = PARSER_CLS(tok, request.tools)
     content, names, args, ids = "", {}, {}, {}
-    pos, previous = 0, ""
+    pos = 0
     try:
         while True:
             step = rng.randint(1, 8)
             delta = text[pos:pos + step]
             pos += len(delta)
             done = pos >= len(text)
-            current = previous + delta
-            dm = parser.extract_tool_calls_streaming(previous, current, delta, [], [], [eos] if done else [1], request)
-            previous = current
+            dm = parser.parse_delta(delta, [1], request, prompt_token_ids=[0], finished=done)
             if dm is not None:
                 content += dm.content or ""
                 for d in dm.tool_calls:
@@ -88,10 +95,11 @@ def run_stream(tok, request, text, rng: random.Random, eos: int):
             if done:
                 break
     except ToolCallValidationError as e:
-        return ("error", str(e))
+        return ("error", e.parameter, str(e))
     if sorted(names) != list(range(len(names))):
         fail(f"stream indexes {sorted(names)} are not 0..n-1: {text!r}")
-    return ("ok", content or None, [(names[i], args[i]) for i in sorted(names)])
+    calls = [(names[i], args[i]) for i in sorted(names)]
+    return ("ok", content if content and (content.strip() or not calls) else None, calls)
 
 
 # A keyword the grammar cannot express: samples may violate it; both paths must then agree.
@@ -111,6 +119,8 @@ def check_outputs(tok, request, label: str, rng: random.Random, n: int, eos: int
         if not enforced:
             if (ns[0] == "error") != (st[0] == "error") or (ns[0] == "ok" and ns != st):
                 fail(f"{label}: stream {st!r} and non-stream {ns!r} disagree for {text!r}")
+            if ns[0] == "error" and (ns[1] != "tool_calls" or "model_feedback: " not in ns[2]):
+                fail(f"{label}: a rejected call is not reported for the user with the model's feedback: {ns!r}")
             stats["rejected"] += ns[0] == "error"
             continue
         if ns[0] == "error" or st[0] == "error":
@@ -129,16 +139,25 @@ def check_outputs(tok, request, label: str, rng: random.Random, n: int, eos: int
             fail(f"{label}: required/named output without a call: {text!r}")
         if not g.parallel_tool_calls and len(ns[2]) > 1:
             fail(f"{label}: {len(ns[2])} calls with parallel_tool_calls=false: {text!r}")
-        # a prefix cut inside the call section is never returned as a call
-        start = len(ns[1] or "") + len(g.trigger or "") + 1
+        # an output cut inside the call section: the same outcome streamed or not; calls
+        # returned only when complete (a prefix of the full output's calls), otherwise an error
+        # that points at max_tokens
+        start = len(ns[1] or "") + 1
         if ns[2] and len(text) > start:
             cut = text[: rng.randint(start, len(text) - 1)]
             if g.accepts(cut):  # cut exactly between two parallel calls: a complete output
                 continue
             st_cut = run_stream(tok, request, cut, rng, eos)
             ns_cut = run_nonstream(tok, request, cut)
-            if ns_cut[0] != "error" or st_cut[0] != "error":
-                fail(f"{label}: truncated output {cut!r} not reported (nonstream={ns_cut}, stream={st_cut})")
+            stats["cut"] += 1
+            if st_cut != ns_cut:
+                fail(f"{label}: cut output {cut!r}: stream {st_cut!r} != non-stream {ns_cut!r}")
+            elif ns_cut[0] == "ok":
+                if not ns_cut[2] or ns_cut[2] != ns[2][: len(ns_cut[2])]:
+                    fail(f"{label}: cut output {cut!r} returned {ns_cut[2]!r}, not complete calls of {ns[2]!r}")
+                stats["cut_kept_calls"] += 1
+            elif ns_cut[1] != "max_tokens" or "max_tokens" not in ns_cut[2]:
+                fail(f"{label}: cut output {cut!r} reported without naming max_tokens: {ns_cut!r}")
 
 
 def check_adjust(tok) -> None:
@@ -203,7 +222,7 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(model_dir)
     eos = tok.eos_token_id
     rng = random.Random(1234)
-    stats = {"cases": 0, "calls": 0, "rejected": 0}
+    stats = {"cases": 0, "calls": 0, "rejected": 0, "cut": 0, "cut_kept_calls": 0}
     try:
         check_adjust(tok)
         for fmt in ("hermes", "json", "pythonic", "mistral"):

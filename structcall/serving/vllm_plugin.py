@@ -16,18 +16,27 @@ class lives. For each request with tools, :class:`StructcallToolParser`:
   exactly one call;
 * rejects a request whose tools are invalid with HTTP 400 listing every problem with its
   JSON pointer;
-* parses and validates the output with :func:`structcall.parse_calls` (non-streaming and
-  streaming alike). A streamed call is sent in one delta once it is complete and valid, so
-  the streamed arguments are exactly the validated arguments. An output that still fails
-  validation (a keyword the grammar cannot express, or a call cut off by ``max_tokens``)
-  is reported as HTTP 422 (non-streaming) or as an error event (streaming), never as a
-  tool call.
+* parses and validates the output with :func:`structcall.parse_output` (non-streaming and
+  streaming alike, with one final check at the end of both). A streamed call is sent in one
+  delta once it is complete and valid, so the streamed arguments are exactly the validated
+  arguments. An output that fails validation (a keyword the grammar cannot express) or that
+  was cut off before its first complete call is reported as HTTP 422 (non-streaming) or as an
+  error event (streaming), never as a tool call, with a message for the API user (what
+  failed, where, what to change) that ends with the feedback meant for the model. Each such
+  rejection logs one line, not a traceback.
+
+The model only sees the tools if the chat template renders them: a model whose template
+ignores ``tools`` (SmolLM2 and other plain ChatML templates) needs one of
+:mod:`structcall.serving.chat_templates` (``--chat-template``, or exported into the model
+folder by ``python -m structcall.serving.export``); the parser warns once when the model's
+own template ignores tools.
 
 This is the only module of structcall that imports vllm.
 
 Environment (read when a request is adjusted):
     STRUCTCALL_FORMAT: output format (``hermes``, ``json``, ``pythonic``, ``mistral``);
-        default: detected from the tokenizer's chat template.
+        default: the format named by a structcall chat template, else detected from the
+        tokenizer's chat template.
     STRUCTCALL_GRAMMAR: grammar dialect handed to vLLM: ``ebnf`` (default; xgrammar's
         EBNF, compiled natively by vLLM's default ``auto`` and ``xgrammar`` backends and
         converted by ``guidance``) or ``lark`` (llguidance's Lark; for
@@ -40,6 +49,7 @@ Environment (read when a request is adjusted):
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -63,6 +73,9 @@ from structcall import SchemaError, ToolCallError, UnsupportedSchemaError, compi
 from structcall.compile import ToolGrammar
 from structcall.formats import FORMATS, detect_format
 from structcall.parse import parse_output
+from structcall.render import render_calls
+
+from .chat_templates import format_of_template
 
 __all__ = [
     "register",
@@ -70,6 +83,8 @@ __all__ = [
     "ToolCallValidationError",
     "grammar_for_backend",
     "openai_call",
+    "call_token_estimate",
+    "cut_output_error",
     "dialect_for_backend",
     "request_tools",
     "sampling_params",
@@ -93,7 +108,49 @@ def register() -> None:
 
 
 class ToolCallValidationError(VLLMUnprocessableEntityError):
-    """The model's output is not a valid tool call for the request (HTTP 422)."""
+    """The model's output is not a valid tool call for the request (HTTP 422).
+
+    ``str(e)`` is the message for the API user (the HTTP error body's ``message``): what
+    failed, where, and what to change, ending with a ``model_feedback:`` paragraph.
+
+    Attributes:
+        feedback: the deterministic feedback meant for the model (`ToolCallError.feedback`),
+            fit to send back as a tool result; also the end of the message.
+        error: the underlying `ToolCallError`.
+        summary: one line for the server log.
+    """
+
+    def __init__(self, message: str, *, error: ToolCallError, summary: str, parameter: str = "tool_calls"):
+        super().__init__(message, parameter=parameter)
+        self.error = error
+        self.feedback = error.feedback
+        self.summary = summary
+
+    def __str__(self) -> str:  # the parameter goes to the body's ``param`` field, not the message
+        return self.args[0]
+
+
+class _OneLineRejections(logging.Filter):
+    """Drops vLLM's traceback record for a rejected output in a stream (the parser has
+    already logged it in one line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ToolCallValidationError)
+
+
+# vLLM logs any exception of a streaming generator with logger.exception (a full traceback).
+_STREAM_LOGGERS = ("vllm.entrypoints.openai.chat_completion.serving", "vllm.entrypoints.openai.responses.serving")
+_filter_installed = False
+
+
+def _install_log_filter() -> None:
+    global _filter_installed
+    if _filter_installed:
+        return
+    for name in _STREAM_LOGGERS:
+        logging.getLogger(name).addFilter(_OneLineRejections())
+    _filter_installed = True
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -191,25 +248,150 @@ def openai_call(call) -> dict:
     return oa
 
 
-def _unenforced_hint(g: ToolGrammar) -> str:
+def _shown(text: str, limit: int = 300) -> str:
+    shown = text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+    return json.dumps(shown, ensure_ascii=False)
+
+
+_KIND_TEXT = {
+    "value": "a value the schema does not allow",
+    "type": "a value of the wrong type",
+    "missing_argument": "a required argument is missing",
+    "unknown_argument": "an argument the tool does not have",
+    "unknown_tool": "a tool that is not in the request",
+    "count": "the wrong number of calls",
+    "parse": "the output is not a well-formed call",
+    "truncated": "the output stops inside a call",
+    "no_call": "no call in the output",
+}
+
+
+def _where(pointer: str) -> str:
+    """A pointer into the call list, in words: ``/0/arguments/city`` -> ``call 1, arguments/city``."""
+    parts = pointer.split("/")[1:] if pointer else []
+    if not parts:
+        return "the whole output"
+    if parts[0].isdigit():
+        rest = "/".join(parts[1:])
+        return f"call {int(parts[0]) + 1}" + (f", {rest}" if rest else "")
+    return pointer
+
+
+def _unenforced_lines(g: ToolGrammar) -> str:
     notes = g.unenforced
     if not notes:
         return ""
-    listed = "; ".join(f"{n.keyword} at {n.pointer or '/'}" for n in notes[:8])
-    more = f" (and {len(notes) - 8} more)" if len(notes) > 8 else ""
-    return f" Keywords checked only after decoding (the grammar cannot express them): {listed}{more}."
+    listed = "; ".join(f"{n.keyword} at tools{n.pointer}" for n in notes[:6])
+    more = f" (and {len(notes) - 6} more)" if len(notes) > 6 else ""
+    return (
+        f" The grammar cannot enforce these keywords of your tools, so the model was free to break them: "
+        f"{listed}{more}; they are checked after decoding."
+    )
 
 
 def invalid_call_error(err: ToolCallError, g: ToolGrammar, text: str) -> ToolCallValidationError:
-    """The error reported for an output that fails parsing or validation."""
-    shown = text if len(text) <= 400 else text[:400] + f"... ({len(text)} characters)"
-    hint = " An unfinished call usually means that max_tokens was reached." if err.kind == "parse" else ""
-    return ToolCallValidationError(
-        f"structcall: the model's output is not a valid tool call ({err.kind} error at "
-        f"{err.pointer or '/'}). {err.feedback}{hint}{_unenforced_hint(g)} "
-        f"Model output: {json.dumps(shown, ensure_ascii=False)}",
-        parameter="tool_calls",
+    """The error for an output whose calls are complete but fail validation (or do not parse)."""
+    n = len(err.errors)
+    problems = "; ".join(f"{_where(p)}: {m} ({_KIND_TEXT.get(k, k)})" for k, p, m in err.errors[:5])
+    if n > 5:
+        problems += f"; and {n - 5} more"
+    unenforced = _unenforced_lines(g)
+    fixes = ["retry the request (another sample may pass)",
+             "send the model_feedback below back to the model as a tool result"]
+    if unenforced:
+        fixes.append("relax those keywords, or mark the tool `strict: true` to have them refused with a 400 "
+                     "before anything is generated")
+    message = (
+        f"structcall: the model's tool call was rejected after decoding, so no call is returned: "
+        f"{n} problem{'s' if n != 1 else ''}: {problems}.{unenforced} "
+        f"What to change: {'; '.join(fixes)}. Model output: {_shown(text)}\n"
+        f"model_feedback: {err.feedback}"
     )
+    summary = f"rejected the model's tool call: {err.kind} error at {err.pointer or '/'}: {err.message}"
+    return ToolCallValidationError(message, error=err, summary=summary)
+
+
+def _example_value(schema: Any, depth: int = 0) -> Any:
+    """A short value of `schema` (required properties only), to size a typical call."""
+    if not isinstance(schema, dict) or depth > 6:
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for kw in ("anyOf", "oneOf"):
+        if schema.get(kw):
+            return _example_value(schema[kw][0], depth + 1)
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), "null")
+    if t == "object" or (t is None and "properties" in schema):
+        props = schema.get("properties") or {}
+        return {k: _example_value(props.get(k, {}), depth + 1) for k in schema.get("required") or []}
+    if t == "array":
+        return [_example_value(schema.get("items", {}), depth + 1) for _ in range(int(schema.get("minItems") or 0))]
+    if t == "integer":
+        return 10
+    if t == "number":
+        return 1.5
+    if t == "boolean":
+        return True
+    if t == "string":
+        return "x" * max(int(schema.get("minLength") or 0), 8)
+    return None
+
+
+def call_token_estimate(g: ToolGrammar, tokenizer) -> tuple[int, int, str]:
+    """(fewest, most, tool of the fewest) tokens that one call of `g`'s tools takes in its
+    format, written with its required arguments only and short values (an 8-character
+    string, a 2-digit number): a floor for ``max_tokens``."""
+    sizes = []
+    for spec in g.specs:
+        text = render_calls([(spec.name, _example_value(spec.parameters) or {})], g.format, tools=g.specs)
+        sizes.append((len(tokenizer.encode(text, add_special_tokens=False)) + 1, spec.original_name or spec.name))
+    if not sizes:
+        return 0, 0, ""
+    fewest = min(sizes)
+    return fewest[0], max(sizes)[0], fewest[1]
+
+
+def _token_limit(request) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = getattr(request, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def cut_output_error(g: ToolGrammar, text: str, request, tokenizer, err: ToolCallError) -> ToolCallValidationError:
+    """The error for an output that ended before its first call was complete (HTTP 422)."""
+    limit = _token_limit(request)
+    try:
+        used = len(tokenizer.encode(text, add_special_tokens=False))
+        fewest, most, tool = call_token_estimate(g, tokenizer)
+    except Exception:  # a tokenizer that cannot encode: say less, but still say what happened
+        used, fewest, most, tool = None, 0, 0, ""
+    if limit is not None and used is not None and used >= limit - 1:
+        how = f"was cut off by the token limit (max_tokens={limit}, {used} tokens generated)"
+    elif limit is not None:
+        how = (f"ended after {used} tokens (a stop sequence or the context length; max_tokens={limit})"
+               if used is not None else f"ended early (max_tokens={limit})")
+    else:
+        how = "was cut off (the context length or a stop sequence)"
+    size = ""
+    if fewest:
+        span = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+        size = (f" One call of these tools takes about {span} tokens in the {g.format} format with only its "
+                f"required arguments and short values ({fewest} for {tool}); longer values take more.")
+    suggest = max(64, 2 * most) if most else None
+    fix = (f"raise max_tokens (at least {suggest} for one call; more for parallel calls or long arguments)"
+           if suggest else "raise max_tokens")
+    message = (
+        f"structcall: the output {how} before its first tool call was complete, so there is no call to "
+        f"return.{size} What to change: {fix}. Model output: {_shown(text)}\nmodel_feedback: {err.feedback}"
+    )
+    summary = f"output cut before its first complete tool call ({how})"
+    return ToolCallValidationError(message, error=err, summary=summary, parameter="max_tokens")
 
 
 # ------------------------------------------------------------------------------ the parser
@@ -217,26 +399,30 @@ class StructcallToolParser(ToolParser):
     """Constrains tool calls with structcall's grammar and validates them after decoding.
 
     One instance serves one request (vLLM builds a new one per request and per choice).
+    Streaming uses vLLM's "engine-based" contract: each call gets the new text only, and
+    `finish_streaming` runs when the stream ends, for any reason (stop, length, stop string),
+    so the end of a stream gets the same final check as a non-streamed response.
     """
 
     # Route required/named tool_choice through extract_tool_calls* (native format) instead of
     # vLLM's generic JSON-array handling, and keep vLLM's own structural tags out of it.
     supports_required_and_named = False
     structural_tag_model = None
+    # deltas in, finish_streaming() at the end of every stream
+    engine_based_streaming = True
 
     def __init__(self, tokenizer, tools=None):
         super().__init__(tokenizer, tools)
+        _install_log_filter()
         self._g: ToolGrammar | None = None
         self._g_request_id: int | None = None
         # streaming state
+        self._request = None  # the streamed request (for finish_streaming)
+        self._text = ""  # the output so far
         self._content_sent = 0  # chars of the output already sent as content
         self._section: int | None = None  # where the call section starts
         self._scanned = 0  # chars of the section already scanned for a section end
         self._parsed_upto = 0  # end of the longest prefix that parsed
-        # The end of a stream shows as the EOS token in the last delta; other special tokens are
-        # not taken as an end (a free-text part may contain them).
-        eos = getattr(tokenizer, "eos_token_id", None)
-        self._end_ids = {eos} if isinstance(eos, int) else set()
 
     # -- grammar
     def _format(self) -> str:
@@ -245,6 +431,9 @@ class StructcallToolParser(ToolParser):
             if fmt not in FORMATS:
                 raise ValueError(f"STRUCTCALL_FORMAT={fmt!r} is not an output format; known: {', '.join(FORMATS)}")
             return fmt
+        marked = format_of_template(getattr(self.model_tokenizer, "chat_template", None))
+        if marked in FORMATS:
+            return marked
         return detect_format(self.model_tokenizer)
 
     @staticmethod
@@ -281,10 +470,32 @@ class StructcallToolParser(ToolParser):
         self._g, self._g_request_id = g, id(request)
         return g
 
+    def _warn_if_tools_not_in_prompt(self, request) -> None:
+        if getattr(request, "chat_template", None):
+            return
+        template = getattr(self.model_tokenizer, "chat_template", None)
+        if format_of_template(template):
+            return
+        try:
+            from structcall.decoding.prompt import template_renders_tools
+
+            renders = template_renders_tools(self.model_tokenizer)
+        except Exception:  # a tokenizer we cannot probe: say nothing rather than guess
+            return
+        if not renders:
+            logger.warning_once(
+                "structcall: the model's own chat template ignores `tools`, so unless the server was started "
+                "with a --chat-template that renders them the model never sees the tools (tool_choice='auto' "
+                "then rarely calls). Use one of structcall's templates: `python -m "
+                "structcall.serving.chat_templates FORMAT > tools.jinja` and `--chat-template tools.jinja`, or "
+                "export the model with `python -m structcall.serving.export MODEL OUT_DIR`."
+            )
+
     def adjust_request(self, request):
         if not request.tools or request.tool_choice == "none":
             return request
         g = self.grammar(request)
+        self._warn_if_tools_not_in_prompt(request)
         own = request.extract_structured_outputs()
         if own is not None:
             if g.tool_choice == "auto":
@@ -302,13 +513,28 @@ class StructcallToolParser(ToolParser):
             request.response_format = None
         return request
 
-    # -- non-streaming
-    def extract_tool_calls(self, model_output: str, request) -> ExtractedToolCallInformation:
+    # -- the outcome of a whole output (non-streaming, and the end of a stream)
+    def _reject(self, error: ToolCallValidationError) -> ToolCallValidationError:
+        logger.info("structcall: %s", error.summary)
+        return error
+
+    def _final(self, text: str, request):
+        """`parse_output` result for the whole output, or the user-facing error to raise."""
         g = self.grammar(request)
         try:
-            result = parse_output(model_output, g)
+            return parse_output(text, g)
         except ToolCallError as e:
-            raise invalid_call_error(e, g, model_output) from None
+            # Under the grammar a complete output always parses and names a call when one is
+            # required: an output that does not is one that ended early.
+            if e.kind in ("parse", "truncated") or (e.kind == "no_call" and g.requires_call):
+                raise self._reject(cut_output_error(g, text, request, self.model_tokenizer, e)) from None
+            raise self._reject(invalid_call_error(e, g, text)) from None
+
+    # -- non-streaming
+    def extract_tool_calls(self, model_output: str, request) -> ExtractedToolCallInformation:
+        if not request.tools or request.tool_choice == "none":
+            return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=model_output)
+        result = self._final(model_output, request)
         if not result.calls:
             return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=model_output)
         tool_calls = []
@@ -354,58 +580,72 @@ class StructcallToolParser(ToolParser):
         delta_token_ids: Sequence[int],
         request,
     ) -> DeltaMessage | None:
+        if not request.tools or request.tool_choice == "none":
+            return DeltaMessage(content=delta_text) if delta_text else None
+        self._request = request
+        self._text += delta_text
+        text = self._text
         g = self.grammar(request)
-        finished = any(t in self._end_ids for t in delta_token_ids)
         content = ""
         if self._section is None:
-            start, safe = self._section_start(g, current_text)
-            if finished and start is None:
-                safe = len(current_text)
+            start, safe = self._section_start(g, text)
             if safe > self._content_sent:
-                content = current_text[self._content_sent:safe]
+                content = text[self._content_sent:safe]
                 self._content_sent = safe
             if start is None:
                 return DeltaMessage(content=content) if content else None
             self._section = start
             self._scanned = start
-        new_calls = self._complete_calls(g, current_text, finished)
+        new_calls = self._complete_calls(g, text)
         if not content and not new_calls:
             return None
         return DeltaMessage(content=content or None, tool_calls=new_calls)
 
-    def _complete_calls(self, g: ToolGrammar, text: str, finished: bool) -> list[DeltaToolCall]:
+    def finish_streaming(self) -> DeltaMessage | None:
+        """The end of a stream (any finish reason): the same final check as a non-streamed
+        response; sends held-back content and calls not yet sent, or raises."""
+        request = self._request
+        if request is None:
+            return None
+        text = self._text
+        result = self._final(text, request)
+        content = ""
+        if not result.calls and len(text) > self._content_sent:
+            content = text[self._content_sent:]
+            self._content_sent = len(text)
+        deltas = self._new_call_deltas(result.calls)
+        if not content and not deltas:
+            return None
+        return DeltaMessage(content=content or None, tool_calls=deltas)
+
+    def _new_call_deltas(self, calls) -> list[DeltaToolCall]:
+        deltas: list[DeltaToolCall] = []
+        for call in calls[len(self.prev_tool_call_arr):]:
+            oa = openai_call(call)
+            fn = oa["function"]
+            self.prev_tool_call_arr.append({"name": fn["name"], "arguments": fn["arguments"]})
+            self.streamed_args_for_tool.append(fn["arguments"])
+            self.current_tool_id = len(self.prev_tool_call_arr) - 1
+            deltas.append(DeltaToolCall(
+                index=self.current_tool_id, id=oa["id"], type="function",
+                function=DeltaFunctionCall(name=fn["name"], arguments=fn["arguments"]),
+            ))
+        return deltas
+
+    def _complete_calls(self, g: ToolGrammar, text: str) -> list[DeltaToolCall]:
         """Calls completed since the last delta, validated; raises for an invalid one."""
         ends = _SECTION_END_CHARS.get(g.format, "")
         candidates = [i + 1 for i in range(self._scanned, len(text)) if text[i] in ends]
         self._scanned = len(text)
-        if finished and len(text) > self._parsed_upto and len(text) not in candidates:
-            candidates.append(len(text))
         deltas: list[DeltaToolCall] = []
-        last_error: ToolCallError | None = None
         for end in candidates:
             prefix = text[:end]
             try:
                 result = parse_output(prefix, g)
             except ToolCallError as e:
-                if e.kind != "parse":  # a complete call that fails validation
-                    raise invalid_call_error(e, g, prefix) from None
-                last_error = e
+                if e.kind not in ("parse", "truncated", "no_call"):  # a complete call that fails validation
+                    raise self._reject(invalid_call_error(e, g, prefix)) from None
                 continue
-            last_error = None
             self._parsed_upto = end
-            for call in result.calls[len(self.prev_tool_call_arr):]:
-                oa = openai_call(call)
-                fn = oa["function"]
-                self.prev_tool_call_arr.append({"name": fn["name"], "arguments": fn["arguments"]})
-                self.streamed_args_for_tool.append(fn["arguments"])
-                self.current_tool_id = len(self.prev_tool_call_arr) - 1
-                deltas.append(DeltaToolCall(
-                    index=self.current_tool_id, id=oa["id"], type="function",
-                    function=DeltaFunctionCall(name=fn["name"], arguments=fn["arguments"]),
-                ))
-        if finished and self._parsed_upto < len(text.rstrip()):
-            err = last_error or ToolCallError("parse", "", "the output ended inside a tool call")
-            raise invalid_call_error(err, g, text)
-        if finished and g.requires_call and not self.prev_tool_call_arr:
-            raise invalid_call_error(ToolCallError("no_call", "", "a tool call is required, but the output has none"), g, text)
+            deltas += self._new_call_deltas(result.calls)
         return deltas
