@@ -17,10 +17,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
-from structcall.compile import ToolGrammar, compile_tools
+from structcall.compile import ToolGrammar, compile_tools, normalize_tool_choice
 from structcall.errors import ToolCallError
 from structcall.formats import detect_format
 from structcall.parse import ToolCall, parse_calls, parse_output
+from structcall.retrieval import ToolLibrary, query_text
 
 from structcall.decoding.backends import get_backend
 from structcall.decoding.loop import DecodeStats, Sequence, decode, iter_decode
@@ -57,6 +58,8 @@ class GenerationResult:
             model calls. Decode figures are per batch in :func:`generate_batch`.
         stop: how decoding ended: ``"grammar"`` (grammar complete), ``"eos"`` or ``"length"``.
         attempts: earlier attempts that failed validation (``retries``), oldest first.
+        candidates: with ``top_k``, the names of the tools the retriever put in the prompt
+            (best first); None without retrieval.
     """
 
     text: str
@@ -75,6 +78,7 @@ class GenerationResult:
     prompt: str = field(default="", repr=False)
     token_ids: list[int] = field(default_factory=list, repr=False)
     attempts: list["GenerationResult"] = field(default_factory=list, repr=False)
+    candidates: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -145,24 +149,52 @@ class _Job:
     prompt_ids: list[int]
     prompt_s: float
     lenient: bool
+    candidates: list[str] | None = None
 
 
 def _options(format: str | None, tokenizer: Any) -> str:
     return format if format is not None else detect_format(tokenizer)
 
 
+def _library(tools: Any, top_k: int | None, retriever: Any) -> Any:
+    """``tools`` as a `ToolLibrary` when retrieval is asked for (indexed once per call of
+    generate/generate_batch; pass a ToolLibrary to index once for many calls)."""
+    if top_k is None:
+        if retriever is not None:
+            raise ValueError("retriever= needs top_k= (how many tools to put in the prompt)")
+        return tools
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    if isinstance(tools, ToolLibrary):
+        if retriever is not None and retriever is not tools.retriever:
+            raise ValueError("retriever= is given but tools is a ToolLibrary with its own retriever")
+        return tools
+    return ToolLibrary(tools, retriever=retriever)
+
+
 def _job(tokenizer: Any, messages: Any, tools: Any, *, format: str | None, tool_choice: Any,
          parallel_tool_calls: bool, max_calls: int | None, strict: bool, allow_think: bool,
-         limits: Any, lenient: bool) -> _Job:
+         limits: Any, lenient: bool, tool_prompt: str = "full", top_k: int | None = None,
+         restrict_to_candidates: bool = True) -> _Job:
     t0 = time.perf_counter()
+    shown = None
+    if isinstance(tools, ToolLibrary):
+        library, tools = tools, tools.specs
+        if top_k is not None:
+            choice = normalize_tool_choice(tool_choice, library.specs)
+            named = [] if choice in ("auto", "required", "none") else [choice]
+            shown = library.search(query_text(messages), top_k, include=named)
+            if restrict_to_candidates:
+                tools = shown
     grammar = compile_tools(
         tools, format=_options(format, tokenizer), tool_choice=tool_choice,
         parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
         allow_think=allow_think, limits=limits,
     )
-    prompt = render_prompt(tokenizer, messages, grammar)
+    prompt = render_prompt(tokenizer, messages, grammar, tool_prompt=tool_prompt, shown=shown)
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return _Job(grammar, prompt, list(ids), time.perf_counter() - t0, lenient)
+    return _Job(grammar, prompt, list(ids), time.perf_counter() - t0, lenient,
+                None if shown is None else [s.name for s in shown])
 
 
 def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | None,
@@ -211,7 +243,7 @@ def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | Non
         prompt_tokens=len(seq.prompt_ids), completion_tokens=len(seq.token_ids),
         forced_tokens=seq.forced, timings=timings, format=job.grammar.format,
         backend=backend, constrained=backend is not None, stop=seq.finish or "length",
-        prompt=job.prompt, token_ids=list(seq.token_ids),
+        prompt=job.prompt, token_ids=list(seq.token_ids), candidates=job.candidates,
     )
 
 
@@ -282,6 +314,10 @@ def generate(
     allow_think: bool = False,
     limits: Any = None,
     lenient: bool = False,
+    tool_prompt: str = "full",
+    top_k: int | None = None,
+    retriever: Any = None,
+    restrict_to_candidates: bool = True,
 ) -> GenerationResult:
     """Generate one assistant turn that calls ``tools`` (or answers in text), and validate it.
 
@@ -307,16 +343,30 @@ def generate(
         max_calls, strict, allow_think, limits: passed to ``compile_tools`` (``limits`` caps
             values the schema leaves unbounded; see ``structcall.schema.Limits``).
         lenient: parse with the core parser's repairs (code fences, trailing text, ...).
+        tool_prompt: how the prompt shows the tools: ``"full"`` JSON schemas (default),
+            ``"compact"`` one-line signatures ``name(arg: type, ...) - what it does``, or
+            ``"names"`` (name and one line). The grammar holds every admitted tool's full
+            schema whatever the prompt shows (see ``structcall.signatures``).
+        top_k: treat ``tools`` as a library (a list, or a ``structcall.retrieval.ToolLibrary``
+            to index it once for many calls) and put only the ``top_k`` tools the retriever
+            ranks best for the last user message in the prompt (a named ``tool_choice`` is
+            always among them). None: every tool is shown.
+        retriever: the ``structcall.retrieval.Retriever`` used with ``top_k`` (default BM25).
+        restrict_to_candidates: with ``top_k``, True (default) limits the grammar and
+            ``tool_choice`` to the retrieved tools; False keeps every tool of the library
+            callable (the prompt still shows only the candidates).
     """
     _check_sampling(max_new_tokens, temperature, top_p)
     if not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
     convo = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+    tools = _library(tools, top_k, retriever)
     attempts: list[GenerationResult] = []
     for attempt in range(retries + 1):
         job = _job(tokenizer, convo, tools, format=format, tool_choice=tool_choice,
                    parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-                   allow_think=allow_think, limits=limits, lenient=lenient)
+                   allow_think=allow_think, limits=limits, lenient=lenient, tool_prompt=tool_prompt,
+                   top_k=top_k, restrict_to_candidates=restrict_to_candidates)
         result = _run(model, tokenizer, [job], backend=backend, constrained=constrained,
                       max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                       seeds=[None if seed is None else seed + attempt], fast_forward=fast_forward)[0]
@@ -353,6 +403,10 @@ def generate_batch(
     allow_think: bool = False,
     limits: Any = None,
     lenient: bool = False,
+    tool_prompt: str = "full",
+    top_k: int | None = None,
+    retriever: Any = None,
+    restrict_to_candidates: bool = True,
 ) -> list[GenerationResult]:
     """Generate for many conversations, batched on the model; results in input order.
 
@@ -362,11 +416,13 @@ def generate_batch(
     (the shape of a dataset row with a ``tools`` column). Requests are sorted by prompt length into
     batches of ``batch_size``; request ``i`` samples with ``seed + i``, so its result does
     not depend on which batch it lands in. No retries: invalid outputs come back with
-    ``errors``. Other arguments as in :func:`generate`.
+    ``errors``. Other arguments as in :func:`generate` (with ``top_k``, shared ``tools`` are
+    indexed once for the whole batch).
     """
     _check_sampling(max_new_tokens, temperature, top_p)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    tools = _library(tools, top_k, retriever) if tools is not None else tools
     jobs: list[_Job] = []
     for i, req in enumerate(requests):
         opts = {"tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
@@ -384,9 +440,11 @@ def generate_batch(
             messages = req
         if opts["tools"] is None:
             raise ValueError(f"requests[{i}] has no tools: pass tools= or a 'tools' key")
-        jobs.append(_job(tokenizer, messages, opts["tools"], format=opts["format"],
+        row_tools = opts["tools"] if opts["tools"] is tools else _library(opts["tools"], top_k, retriever)
+        jobs.append(_job(tokenizer, messages, row_tools, format=opts["format"],
                          tool_choice=opts["tool_choice"], parallel_tool_calls=opts["parallel_tool_calls"],
-                         max_calls=max_calls, strict=strict, allow_think=allow_think, limits=limits, lenient=lenient))
+                         max_calls=max_calls, strict=strict, allow_think=allow_think, limits=limits, lenient=lenient,
+                         tool_prompt=tool_prompt, top_k=top_k, restrict_to_candidates=restrict_to_candidates))
     order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].prompt_ids))
     results: list[GenerationResult | None] = [None] * len(jobs)
     for start in range(0, len(order), batch_size):
@@ -422,15 +480,20 @@ def stream_generate(
     allow_think: bool = False,
     limits: Any = None,
     lenient: bool = False,
+    tool_prompt: str = "full",
+    top_k: int | None = None,
+    retriever: Any = None,
+    restrict_to_candidates: bool = True,
 ) -> Iterator[StreamEvent]:
     """Like :func:`generate` (no retries), as events: ``"text"`` deltas of the raw output
     (call markup included; a delta never splits a UTF-8 character), a ``"tool_call"`` event
     for each call as soon as it is complete and valid, and a final ``"done"`` event with the
     :class:`GenerationResult` (whose ``tool_calls`` are the streamed calls)."""
     _check_sampling(max_new_tokens, temperature, top_p)
-    job = _job(tokenizer, messages, tools, format=format, tool_choice=tool_choice,
+    job = _job(tokenizer, messages, _library(tools, top_k, retriever), format=format, tool_choice=tool_choice,
                parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-               allow_think=allow_think, limits=limits, lenient=lenient)
+               allow_think=allow_think, limits=limits, lenient=lenient, tool_prompt=tool_prompt,
+               top_k=top_k, restrict_to_candidates=restrict_to_candidates)
     info, seqs, compile_s, be = _sequences(model, tokenizer, [job], backend=backend,
                                            constrained=constrained, seeds=[seed])
     seq = seqs[0]

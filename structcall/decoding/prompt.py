@@ -16,6 +16,7 @@ from typing import Any
 
 from structcall.formats import detect_format
 from structcall.render import render_calls
+from structcall.signatures import check_view, render_tool_list
 
 __all__ = ["render_prompt", "template_renders_tools", "tool_system_prompt"]
 
@@ -50,9 +51,27 @@ _CALL_INSTRUCTIONS = {
 }
 
 
-def tool_system_prompt(grammar: Any) -> str:
-    """The tool-use instructions for ``grammar``'s tools, format and tool choice."""
-    tools = "\n".join(json.dumps(s.to_openai(), ensure_ascii=False) for s in grammar.specs)
+_LIST_INTRO = {
+    "full": "You are provided with function signatures within <tools></tools> XML tags:",
+    "compact": (
+        "You are provided with function signatures within <tools></tools> XML tags, one per line "
+        "as name(argument: type, ...) - what it does; an argument marked ? is optional:"
+    ),
+    "names": (
+        "You are provided with the functions you can call within <tools></tools> XML tags, one "
+        "per line as name - what it does:"
+    ),
+}
+
+
+def tool_system_prompt(grammar: Any, *, tool_prompt: str = "full", shown: Any = None) -> str:
+    """The tool-use instructions for ``grammar``'s tools, format and tool choice.
+
+    ``tool_prompt`` picks the view of the tool list (``"full"`` JSON schemas, ``"compact"``
+    signatures or ``"names"``; see `structcall.signatures`); ``shown`` lists the tools to show
+    (default: every tool of the grammar). The grammar holds the full schemas either way.
+    """
+    tools = render_tool_list(grammar.specs if shown is None else shown, check_view(tool_prompt))
     parallel = grammar.parallel_tool_calls and grammar.max_calls > 1
     how = _CALL_INSTRUCTIONS[grammar.format].replace(
         "{parallel}", ", or a JSON array of such objects to make several calls." if parallel else "."
@@ -70,7 +89,7 @@ def tool_system_prompt(grammar: Any) -> str:
         rule += " Make exactly one function call."
     return (
         "# Tools\n\nYou may call functions to assist with the user query.\n\n"
-        f"You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{tools}\n</tools>\n\n"
+        f"{_LIST_INTRO[tool_prompt]}\n<tools>\n{tools}\n</tools>\n\n"
         f"{how}\n{rule}"
     )
 
@@ -169,13 +188,18 @@ def _plain_messages(messages: list[dict], grammar: Any, tool_prompt: str | None)
     return out
 
 
-def render_prompt(tokenizer: Any, messages: list[dict] | str, grammar: Any) -> str:
+def render_prompt(tokenizer: Any, messages: list[dict] | str, grammar: Any, *,
+                  tool_prompt: str = "full", shown: Any = None) -> str:
     """The prompt text for ``messages`` (OpenAI chat shape, or a single user string).
 
-    Uses the chat template's own tool rendering when it has one and its native format is
-    ``grammar.format``; otherwise adds :func:`tool_system_prompt` (except for
-    ``tool_choice="none"`` with no tools at all).
+    Uses the chat template's own tool rendering when it has one, its native format is
+    ``grammar.format`` and ``tool_prompt`` is ``"full"``; otherwise adds
+    :func:`tool_system_prompt` (except for ``tool_choice="none"`` with no tools at all).
+    ``tool_prompt`` and ``shown`` (the tools to show; default all of the grammar's) are as in
+    :func:`tool_system_prompt`.
     """
+    check_view(tool_prompt)
+    shown_specs = grammar.specs if shown is None else list(shown)
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     if not messages:
@@ -188,10 +212,12 @@ def render_prompt(tokenizer: Any, messages: list[dict] | str, grammar: Any) -> s
             "the tokenizer has no chat_template; set tokenizer.chat_template (for example "
             "structcall.models.CHATML_TEMPLATE) before generating"
         )
-    if grammar.specs and template_renders_tools(tokenizer) and detect_format(tokenizer) == grammar.format:
+    if (shown_specs and tool_prompt == "full" and template_renders_tools(tokenizer)
+            and detect_format(tokenizer) == grammar.format):
         return tokenizer.apply_chat_template(
-            _hf_messages(messages), tools=[s.to_openai() for s in grammar.specs],
+            _hf_messages(messages), tools=[s.to_openai() for s in shown_specs],
             tokenize=False, add_generation_prompt=True,
         )
-    plain = _plain_messages(messages, grammar, tool_system_prompt(grammar) if grammar.specs else None)
+    system = tool_system_prompt(grammar, tool_prompt=tool_prompt, shown=shown_specs) if shown_specs else None
+    plain = _plain_messages(messages, grammar, system)
     return tokenizer.apply_chat_template(plain, tokenize=False, add_generation_prompt=True)
