@@ -11,6 +11,9 @@ What is timed (each a separate row):
   rendering that dialect. Cold runs in a forked child with a time limit (outlines-core can
   take minutes); ``total`` adds the core compile. Cached: what ``generate()`` pays per call
   once the grammar is compiled: ``compile_tools`` (cache hit) plus a pooled matcher.
+* workload ``BFCL tools, hermes/auto/parallel`` (``library_sizes``, e.g. 100/500/1,000): the same
+  rows over real BFCL v4 function docs (``benchmarks.bfcl_tools``), the grammar a large tool
+  library compiles to (tool names share prefixes in it: ``structcall.compile.shared_prefixes``).
 * ``outlines (own JSON schema)``: outlines' own path for the same language:
   ``outlines_core.json_schema.build_regex_from_schema`` + ``Index`` over outlines' own
   vocabulary (``OutlinesCoreBackend.create_outlines_core_vocabulary``), as
@@ -31,10 +34,11 @@ from structcall.compile import clear_cache, compile_tools
 from structcall.decoding import get_backend
 from structcall.decoding.vocab import stop_token_ids
 
+from benchmarks.bfcl_tools import bfcl_library
 from benchmarks.timing import median, run_forked
 from benchmarks.workload import call_schema, make_tools
 
-__all__ = ["WORKLOADS", "bench_compile", "outlines_vocabulary"]
+__all__ = ["LIBRARY_WORKLOAD", "WORKLOADS", "bench_compile", "outlines_vocabulary"]
 
 #: workload name -> compile_tools options. The first is the language outlines' JSON-schema
 #: generator can also express (one call object); the second is structcall's default.
@@ -42,6 +46,9 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "json/required/1 call": {"format": "json", "tool_choice": "required", "parallel_tool_calls": False},
     "hermes/auto/parallel": {"format": "hermes", "tool_choice": "auto", "parallel_tool_calls": True},
 }
+
+#: the large-library workload: real BFCL function docs, structcall's default options
+LIBRARY_WORKLOAD = "BFCL tools, hermes/auto/parallel"
 
 
 def outlines_vocabulary(tokenizer: Any) -> Any:
@@ -147,13 +154,19 @@ def bench_compile(
     cached_repeats: int = 50,
     timeout_s: float = 20.0,
     workloads: dict[str, dict[str, Any]] | None = None,
+    library_sizes: list[int] | None = None,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
     """One row per (tokenizer, workload, tool count, system); see the module docstring.
+    ``library_sizes`` adds the BFCL-tools workload at those sizes.
 
     A backend that times out or fails at some size is not run on the larger sizes.
     """
     workloads = workloads or WORKLOADS
+    plan = [(name, opts, sizes, make_tools) for name, opts in workloads.items()]
+    if library_sizes:
+        plan.append((LIBRARY_WORKLOAD, WORKLOADS["hermes/auto/parallel"], list(library_sizes),
+                     lambda n: bfcl_library(n)[0]))
     rows: list[dict[str, Any]] = []
     for tok_name, tokenizer in tokenizers.items():
         stops = stop_token_ids(tokenizer)
@@ -165,12 +178,12 @@ def bench_compile(
             compile_tools(make_tools(3, seed=99), **opts)
         for be in bes.values():
             be.compile(warm)
-        for wl_name, opts in workloads.items():
+        for wl_name, opts, wl_sizes, tools_for in plan:
             gave_up: dict[str, str] = {}
             comparable = opts["format"] == "json" and opts["tool_choice"] == "required" \
                 and not opts["parallel_tool_calls"]
-            for n in sizes:
-                tools = make_tools(n)
+            for n in wl_sizes:
+                tools = tools_for(n)
                 base = {"tokenizer": tok_name, "vocab": len(tokenizer), "workload": wl_name, "tools": n}
                 where = f"  compile {tok_name} {wl_name} {n:>3} tools:"
                 core_cold = []

@@ -50,6 +50,8 @@ class Settings:
     mask_samples: int
     mask_passes: int
     mask_big_tools: int
+    #: BFCL-tool library sizes for the compile and mask sections (real function docs)
+    library_sizes: list[int]
     tiny_prompts: int
     tiny_repeats: int
     tiny_max_new_tokens: int
@@ -72,7 +74,7 @@ class Settings:
     def quick(cls) -> "Settings":
         return cls(mode="quick", models=["tiny"], sections=list(SECTIONS), compile_sizes=[1, 10],
                    compile_repeats=1, cached_repeats=10, compile_timeout_s=2.0, mask_samples=2, mask_passes=2,
-                   mask_big_tools=10, tiny_prompts=2, tiny_repeats=1, tiny_max_new_tokens=96,
+                   mask_big_tools=10, library_sizes=[100, 500], tiny_prompts=2, tiny_repeats=1, tiny_max_new_tokens=96,
                    tiny_batch_sizes=[1, 4], tiny_batch_repeats=1, smollm2_batch_sizes=[1, 4],
                    tiny_model={"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128})
 
@@ -80,7 +82,7 @@ class Settings:
     def full(cls) -> "Settings":
         return cls(mode="full", models=list(MODELS), sections=list(SECTIONS), compile_sizes=[1, 10, 100, 500],
                    compile_repeats=3, cached_repeats=50, compile_timeout_s=20.0, mask_samples=8, mask_passes=3,
-                   mask_big_tools=100, tiny_prompts=8, tiny_repeats=3, tiny_max_new_tokens=96,
+                   mask_big_tools=100, library_sizes=[100, 500, 1000], tiny_prompts=8, tiny_repeats=3, tiny_max_new_tokens=96,
                    tiny_batch_sizes=[1, 8, 32], tiny_batch_repeats=2, tiny_model={},
                    smollm2_prompts=3, smollm2_repeats=2, smollm2_batch_sizes=[1, 8])
 
@@ -140,6 +142,7 @@ def _profile(name: str, fn: Any, out_dir: Path) -> dict[str, Any]:
 
 def run(s: Settings, out_dir: Path) -> dict[str, Any]:
     """Measure everything ``s`` asks for; write results.json, results.md and plots to ``out_dir``."""
+    from benchmarks.bfcl_tools import bfcl_library
     from benchmarks.compile_bench import WORKLOADS, bench_compile
     from benchmarks.e2e_bench import OPTIONS, E2EModel, Systems, bench_batch, bench_e2e
     from benchmarks.mask_bench import bench_mask
@@ -177,7 +180,7 @@ def run(s: Settings, out_dir: Path) -> dict[str, Any]:
         _log("section 1: compile")
         results["compile"] = bench_compile(tokenizers, sizes=s.compile_sizes, backends=backends,
                                            repeats=s.compile_repeats, cached_repeats=s.cached_repeats,
-                                           timeout_s=s.compile_timeout_s, log=_log)
+                                           timeout_s=s.compile_timeout_s, library_sizes=s.library_sizes, log=_log)
     if "mask" in s.sections:
         _log("section 2: mask")
         e2e_grammar = compile_tools(E2E_TOOLS, **OPTIONS)
@@ -188,6 +191,9 @@ def run(s: Settings, out_dir: Path) -> dict[str, Any]:
             # (see section 1), so the big grammar runs on the context-free backends only
             f"{s.mask_big_tools} tools, hermes/auto/parallel": (big, [b for b in backends if b != "outlines"]),
         }
+        for n in s.library_sizes:  # a large library of real BFCL tools, names sharing prefixes
+            lib = compile_tools(bfcl_library(n)[0], **WORKLOADS["hermes/auto/parallel"])
+            grammars[f"{n} BFCL tools, hermes/auto/parallel"] = (lib, [b for b in backends if b != "outlines"])
         results["mask"] = bench_mask(tokenizers, grammars, samples=s.mask_samples, passes=s.mask_passes,
                                      outlines_schema=call_schema(E2E_TOOLS), log=_log)
     if "e2e" in s.sections or "batch" in s.sections:
