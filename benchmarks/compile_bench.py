@@ -13,7 +13,7 @@ What is timed (each a separate row):
   once the grammar is compiled: ``compile_tools`` (cache hit) plus a pooled matcher.
 * workload ``BFCL tools, hermes/auto/parallel`` (``library_sizes``, e.g. 100/500/1,000): the same
   rows over real BFCL v4 function docs (``benchmarks.bfcl_tools``), the grammar a large tool
-  library compiles to (tool names share prefixes in it: ``structcall.compile.shared_prefixes``).
+  library compiles to.
 * ``outlines (own JSON schema)``: outlines' own path for the same language:
   ``outlines_core.json_schema.build_regex_from_schema`` + ``Index`` over outlines' own
   vocabulary (``OutlinesCoreBackend.create_outlines_core_vocabulary``), as

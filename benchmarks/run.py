@@ -191,7 +191,7 @@ def run(s: Settings, out_dir: Path) -> dict[str, Any]:
             # (see section 1), so the big grammar runs on the context-free backends only
             f"{s.mask_big_tools} tools, hermes/auto/parallel": (big, [b for b in backends if b != "outlines"]),
         }
-        for n in s.library_sizes:  # a large library of real BFCL tools, names sharing prefixes
+        for n in s.library_sizes:  # a large library of real BFCL tools
             lib = compile_tools(bfcl_library(n)[0], **WORKLOADS["hermes/auto/parallel"])
             grammars[f"{n} BFCL tools, hermes/auto/parallel"] = (lib, [b for b in backends if b != "outlines"])
         results["mask"] = bench_mask(tokenizers, grammars, samples=s.mask_samples, passes=s.mask_passes,

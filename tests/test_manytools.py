@@ -223,22 +223,3 @@ def test_generate_with_top_k_restricts_or_opens_the_grammar(tiny_model, tiny_tok
     with pytest.raises(ValueError, match="top_k must be a positive integer"):
         generate(tiny_model, tiny_tokenizer, ask, TOOLS, top_k=0)
 
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_names_sharing_prefixes_are_written_once_and_the_language_is_unchanged(fmt):
-    from structcall.compile import shared_prefixes
-    from structcall.grammar import Alt, Lit, Seq
-    from structcall.render import render_calls
-
-    names = ["math_add", "math_addmod", "math_sub", "mat_inv", "get_weather", "g"]
-    tools = [{"name": n, "parameters": {"type": "object", "properties": {"x": {"type": "integer"}},
-                                        "required": ["x"], "additionalProperties": False}} for n in names]
-    grammar = compile_tools(tools, format=fmt, parallel_tool_calls=False)
-    for n in names:
-        assert grammar.accepts(render_calls([{"name": n, "arguments": {"x": 1}}], fmt, tools=grammar.specs)), n
-    for wrong in ["math_", "math_ad", "math_addm", "mat", "ma", "get_weathe", "gg", "math_addmodd"]:
-        assert not grammar.accepts(render_calls([{"name": wrong, "arguments": {"x": 1}}], fmt, tools=None)), wrong
-    # the trie: "ma" is written once, then "th_" once, then "add" once
-    tree = shared_prefixes([(n, Lit("!")) for n in ["math_add", "math_addmod", "math_sub", "mat_inv"]])
-    assert isinstance(tree, Seq) and tree.items[0] == Lit("mat") and isinstance(tree.items[1], Alt)
-    assert shared_prefixes([("only", Lit("!"))]) == Lit("only!")
