@@ -35,9 +35,11 @@ def measure(model: str, *, fmt: str, examples: int, pairs: int, lora_r: int, bat
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, r in (("full", 0), (f"lora_r{lora_r}", lora_r)):
-            settings = TrainSettings(epochs=1, batch_size=batch_size, learning_rate=1e-4, lora_r=r, save_steps=10_000)
+            settings = TrainSettings(epochs=1, batch_size=batch_size, learning_rate=1e-4, lora_r=r, save_steps=10_000,
+                                     max_length=4096)
             m, tok = load_causal_lm(model)
             rows = text_rows(sft_rows, tok, fmt)
+            out["prompt_tokens_mean"] = {"value": sum(len(tok(x)["input_ids"]) for x in rows["prompt"]) / len(rows)}
             t0, c0 = time.time(), time.process_time()
             train_sft(m, tok, rows, Path(tmp) / f"sft-{name}", settings, progress=False)
             sft = (time.time() - t0, time.process_time() - c0)
@@ -64,6 +66,7 @@ def main() -> None:
     res = measure(a.model, fmt=a.format, examples=a.examples, pairs=a.pairs, lora_r=a.lora_r, batch_size=a.batch_size)
     print(json.dumps(res, indent=1))
     full, lora = res["full"], res[f"lora_r{a.lora_r}"]
+    print(f"prompt tokens (mean): {res['prompt_tokens_mean']['value']:.0f}")
     print(f"LoRA / full, wall: SFT x{lora['sft_wall_s_per_example'] / full['sft_wall_s_per_example']:.2f}, "
           f"DPO x{lora['dpo_wall_s_per_pair'] / full['dpo_wall_s_per_pair']:.2f}")
 
