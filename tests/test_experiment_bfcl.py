@@ -115,7 +115,7 @@ def test_bad_files_are_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_scores_two_models_in_four_regimes(tmp_path, capsys):
+def test_cli_scores_two_models_in_three_regimes(tmp_path, capsys):
     from structcall.models import build_tiny_model
 
     from experiments.cli import main
@@ -138,7 +138,7 @@ def test_cli_scores_two_models_in_four_regimes(tmp_path, capsys):
     result = json.loads((out / "bfcl_results.json").read_text())
     assert set(result["metrics"]) == set(paths)
     rows = [json.loads(line) for line in (out / "bfcl_items.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 * 2 * 10  # the repaired regime is scored, not stored
+    assert len(rows) == 2 * 3 * 10  # models x (free, repaired, constrained) x items
     for r in rows:
         assert r["exec"] is None
         if r["regime"] == "constrained":
