@@ -19,7 +19,8 @@ from pathlib import Path
 __all__ = ["measure"]
 
 
-def measure(model: str, *, fmt: str, examples: int, pairs: int, lora_r: int, batch_size: int) -> dict:
+def measure(model: str, *, fmt: str, examples: int, pairs: int, lora_r: int, batch_size: int,
+            micro_batch_size: int = 1) -> dict:
     from datasets import Dataset
 
     from .data import minimal_pairs, target_text
@@ -36,7 +37,7 @@ def measure(model: str, *, fmt: str, examples: int, pairs: int, lora_r: int, bat
     with tempfile.TemporaryDirectory() as tmp:
         for name, r in (("full", 0), (f"lora_r{lora_r}", lora_r)):
             settings = TrainSettings(epochs=1, batch_size=batch_size, learning_rate=1e-4, lora_r=r, save_steps=10_000,
-                                     max_length=4096)
+                                     max_length=4096, micro_batch_size=micro_batch_size)
             m, tok = load_causal_lm(model)
             rows = text_rows(sft_rows, tok, fmt)
             out["prompt_tokens_mean"] = {"value": sum(len(tok(x)["input_ids"]) for x in rows["prompt"]) / len(rows)}
@@ -62,8 +63,10 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=8)
     p.add_argument("--lora-r", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--micro-batch-size", type=int, default=1)
     a = p.parse_args()
-    res = measure(a.model, fmt=a.format, examples=a.examples, pairs=a.pairs, lora_r=a.lora_r, batch_size=a.batch_size)
+    res = measure(a.model, fmt=a.format, examples=a.examples, pairs=a.pairs, lora_r=a.lora_r, batch_size=a.batch_size,
+                  micro_batch_size=a.micro_batch_size)
     print(json.dumps(res, indent=1))
     full, lora = res["full"], res[f"lora_r{a.lora_r}"]
     print(f"prompt tokens (mean): {res['prompt_tokens_mean']['value']:.0f}")

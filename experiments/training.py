@@ -28,7 +28,10 @@ class TrainSettings:
 
     epochs: passes over the data (ignored when ``max_steps`` > 0).
     max_steps: exact number of optimiser steps (used for DPO and the SFT control, so both take the same).
-    batch_size: examples (or preference pairs) per step.
+    batch_size: examples (or preference pairs) per optimiser step.
+    micro_batch_size: examples per forward/backward pass (0 = batch_size); the gradients of
+        batch_size / micro_batch_size passes are accumulated, so memory follows the micro batch
+        (a 49k-token vocabulary makes the logits of long prompts large) and the step stays the same.
     learning_rate, warmup_ratio, scheduler: AdamW schedule.
     max_length: token cap of prompt+completion; longer examples are dropped (and counted), never cut.
     save_steps: checkpoint interval in steps (resume granularity).
@@ -51,10 +54,13 @@ class TrainSettings:
     weight_decay: float = 0.0
     lora_r: int = 0
     lora_alpha: int = 32
+    micro_batch_size: int = 0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.save_steps < 1 or self.max_length < 8:
             raise ValueError(f"bad training settings: {self}")
+        if self.micro_batch_size < 0 or (self.micro_batch_size and self.batch_size % self.micro_batch_size):
+            raise ValueError(f"micro_batch_size must divide batch_size, got {self.micro_batch_size} and {self.batch_size}")
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError("give epochs > 0 or max_steps > 0")
 
@@ -74,7 +80,8 @@ def _device_args() -> dict:
 def _common(settings: TrainSettings, out: Path, seed: int, progress: bool, *, by_length: bool = False) -> dict:
     return dict(
         train_sampling_strategy="group_by_length" if by_length else "random",
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=settings.batch_size,
+        output_dir=str(out / "checkpoints"), per_device_train_batch_size=settings.micro_batch_size or settings.batch_size,
+        gradient_accumulation_steps=settings.batch_size // (settings.micro_batch_size or settings.batch_size),
         learning_rate=settings.learning_rate, lr_scheduler_type=settings.scheduler,
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
         num_train_epochs=settings.epochs, max_steps=settings.max_steps if settings.max_steps > 0 else -1,
