@@ -21,6 +21,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import patterns
 from .errors import ToolCallError
 from .formats import check_format, load_format
 from .schema import FORMAT_REGEXES
@@ -125,22 +126,110 @@ def _make_format_checker():
 
 FORMAT_CHECKER = None  # built lazily (jsonschema import)
 _validators: dict[str, Any] = {}
+_validator_cls = None
+
+
+def _safe_keywords():
+    """Draft 2020-12 with every regex match (``pattern``, ``patternProperties``, the pattern
+    side of ``additionalProperties``) done by `structcall.patterns.search`: linear-time RE2,
+    a time-budgeted fallback, and a clear error where a match cannot be decided safely."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+    from jsonschema._utils import extras_msg
+
+    def match(pattern, text):
+        try:
+            return patterns.search(pattern, text), None
+        except patterns.PatternUndecided as e:
+            return None, ValidationError(f"{_short(text)} could not be checked against {pattern!r}: {e.reason}")
+
+    def pattern(validator, patrn, instance, schema):
+        if validator.is_type(instance, "string"):
+            ok, err = match(patrn, instance)
+            if err is not None:
+                yield err
+            elif not ok:
+                yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator, pprops, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        for patrn, subschema in pprops.items():
+            for k, v in instance.items():
+                ok, err = match(patrn, k)
+                if err is not None:
+                    yield err
+                elif ok:
+                    yield from validator.descend(v, subschema, path=k, schema_path=patrn)
+
+    def additional_properties(validator, ap, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        props = schema.get("properties", {})
+        pats = list(schema.get("patternProperties", {}))
+        extras = []
+        for k in instance:
+            if k in props:
+                continue
+            hit = False
+            for p in pats:
+                ok, err = match(p, k)
+                if err is not None:
+                    yield err
+                    hit = True
+                    break
+                if ok:
+                    hit = True
+                    break
+            if not hit:
+                extras.append(k)
+        if validator.is_type(ap, "object"):
+            for k in extras:
+                yield from validator.descend(instance[k], ap, path=k)
+        elif not ap and extras:
+            if pats:
+                verb = "does" if len(extras) == 1 else "do"
+                yield ValidationError(f"{', '.join(map(repr, sorted(extras)))} {verb} not match any of the regexes: {', '.join(map(repr, sorted(pats)))}")
+            else:
+                yield ValidationError("Additional properties are not allowed (%s %s unexpected)" % extras_msg(sorted(extras, key=str)))
+
+    return validators.extend(
+        Draft202012Validator,
+        {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties},
+    )
 
 
 def _validator(schema: dict):
-    global FORMAT_CHECKER
-    from jsonschema import Draft202012Validator
-
+    global FORMAT_CHECKER, _validator_cls
     key = json.dumps(schema, sort_keys=True, default=str)
     v = _validators.get(key)
     if v is None:
         if FORMAT_CHECKER is None:
             FORMAT_CHECKER = _make_format_checker()
-        v = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+        if _validator_cls is None:
+            _validator_cls = _safe_keywords()
+        v = _validator_cls(schema, format_checker=FORMAT_CHECKER)
         if len(_validators) > 1024:
             _validators.clear()
         _validators[key] = v
     return v
+
+
+def _allowed_extra(params: dict, key: str) -> bool | None:
+    """Whether the root schema admits argument `key` beyond its declared properties: by
+    ``patternProperties`` or an ``additionalProperties`` that is not false. Same rule as the
+    grammar: where the schema is silent, declared properties only (``"properties": {}`` means no
+    arguments); an object schema without ``properties`` is a free-form map. None: a pattern
+    match could not be decided (reported by the schema validator)."""
+    for p in params.get("patternProperties") or {}:
+        try:
+            if patterns.search(p, key):
+                return True
+        except patterns.PatternUndecided:
+            return None
+    addl = params.get("additionalProperties", None)
+    if addl is None:
+        return "properties" not in params and not params.get("patternProperties")
+    return addl is not False
 
 
 def _ptr(parts) -> str:
@@ -169,14 +258,13 @@ def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, 
         return [("type", f"{base}/arguments", f"arguments must be an object, got {type(args).__name__}")]
     params = spec.parameters
     props = params.get("properties") or {}
-    addl = params.get("additionalProperties", None)
-    # same rule as the grammar: `"properties": {}` means no arguments; no `properties` key
-    # (or an explicit additionalProperties) admits free-form arguments
-    extra_ok = addl not in (None, False) or ("properties" not in params and addl is None)
     required = params.get("required") or []
     for k in args:
-        if k not in props and k not in required and not extra_ok:
-            errs.append(("unknown_argument", f"{base}/arguments{_ptr([k])}", f"unknown argument {k!r} for {spec.name}; expected one of: {', '.join(props) or '(none)'}.{closest(k, props)}"))
+        if k not in props and k not in required and _allowed_extra(params, k) is False:
+            expected = ", ".join(props) or "(none)"
+            if params.get("patternProperties"):
+                expected += "; or a name matching " + ", ".join(map(repr, params["patternProperties"]))
+            errs.append(("unknown_argument", f"{base}/arguments{_ptr([k])}", f"unknown argument {k!r} for {spec.name}; expected one of: {expected}.{closest(k, props)}"))
     for k in required:
         if k not in args:
             errs.append(("missing_argument", f"{base}/arguments{_ptr([k])}", f"missing required argument {k!r} for {spec.name}"))

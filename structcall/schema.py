@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
     import sre_parse as _sre_p  # type: ignore[no-redef]
 
 from .errors import Problem, SchemaError, UnsupportedSchemaError
-from .grammar import EMPTY, Alt, Chars, Grammar, Lit, Node, Ref, Rep, alt, opt, seq
+from .grammar import EMPTY, Alt, Chars, Grammar, Lit, Node, Ref, Rep, Seq, alt, opt, seq
 
 __all__ = ["Limits", "SchemaNote", "SchemaCompiler", "render_literal", "FORMAT_REGEXES"]
 
@@ -78,12 +78,12 @@ _HANDLED = {
     "type", "enum", "const", "properties", "required", "additionalProperties", "items", "prefixItems",
     "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "minimum", "maximum",
     "exclusiveMinimum", "exclusiveMaximum", "anyOf", "oneOf", "allOf", "$ref", "minProperties",
-    "maxProperties",
+    "maxProperties", "patternProperties",
 }
 # assertion keywords we know and never enforce in the grammar (validator only)
 _VALIDATOR_ONLY = {
     "multipleOf", "uniqueItems", "contains", "minContains", "maxContains", "not", "if", "then", "else",
-    "dependentRequired", "dependentSchemas", "dependencies", "propertyNames", "patternProperties",
+    "dependentRequired", "dependentSchemas", "dependencies", "propertyNames",
     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef",
 }
 
@@ -280,23 +280,25 @@ class _PatternCompiler:
             return encode_class(Chars.of([(10, 10)], True), self.syntax)
         if name == "IN":
             return encode_class(_decoded_class_from_in(arg), self.syntax)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        if name in ("MAX_REPEAT", "MIN_REPEAT"):
             lo, hi, sub = arg
             if hi == _sre_c.MAXREPEAT:
                 hi = max(lo, self.cap)
                 self.capped = True
             return Rep(self.seq_(sub), lo, hi)
-        if name in ("SUBPATTERN", "ATOMIC_GROUP"):
-            sub = arg[-1] if name == "SUBPATTERN" else arg
-            if name == "SUBPATTERN" and (arg[1] or arg[2]):
+        if name == "SUBPATTERN":
+            if arg[1] or arg[2]:
                 raise _PatternUnsupported("inline flags")
-            return self.seq_(sub)
+            return self.seq_(arg[-1])
         if name == "BRANCH":
             return alt(*[self.seq_(b) for b in arg[1]])
         raise _PatternUnsupported(name.lower())
 
     def compile(self, pattern: str) -> Node:
-        parsed = list(_sre_p.parse(pattern))
+        parsed = _simplify(list(_sre_p.parse(pattern)))
+        why = _ambiguous_repeat(parsed)
+        if why:
+            raise _PatternUnsupported(f"{why} (a backtracking matcher such as lark's, used by accepts(), could need exponential time on it)")
         start_anchored = bool(parsed) and str(parsed[0][0]) == "AT" and str(parsed[0][1]) in ("AT_BEGINNING", "AT_BEGINNING_STRING")
         end_anchored = bool(parsed) and str(parsed[-1][0]) == "AT" and str(parsed[-1][1]) in ("AT_END", "AT_END_STRING")
         if start_anchored:
@@ -314,6 +316,158 @@ class _PatternCompiler:
             body = seq(body, Rep(anychar, 0, self.cap))
             self.capped = True
         return body
+
+
+# Nested repeats: `(a+)+` is the same language as `a+`, and `(x{2,3}){1,4}` as `x{2,12}` (when
+# the counts in between are all reachable). Merging them keeps the grammar exact and gives a
+# backtracking matcher one repeat instead of exponentially many ways to split a run.
+_CHAR_OPS = {"LITERAL", "NOT_LITERAL", "ANY", "IN"}
+_REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
+
+
+def _unwrap(items):
+    """The single item inside (possibly nested) groups without flags, or None."""
+    while len(items) == 1 and str(items[0][0]) == "SUBPATTERN" and not items[0][1][1] and not items[0][1][2]:
+        items = list(items[0][1][-1])
+    return items[0] if len(items) == 1 else None
+
+
+def _counts_contiguous(lo, hi, lo2, hi2) -> bool:
+    """Whether sums of k counts in [lo2, hi2], for k in [lo, hi], cover [lo*lo2, hi*hi2] with
+    no gap: then (x{lo2,hi2}){lo,hi} is x{lo*lo2,hi*hi2}."""
+    if lo == hi or hi2 == _sre_c.MAXREPEAT or lo2 <= 1:
+        return True
+    return hi2 > lo2 and lo * (hi2 - lo2) >= lo2 - 1
+
+
+def _simplify(items):
+    out = []
+    for op, arg in items:
+        name = str(op)
+        if name in _REPEATS:
+            lo, hi, body = arg
+            body = _simplify(list(body))
+            inner = _unwrap(body)
+            while inner is not None and str(inner[0]) in _REPEATS and str(inner[0]) == name:
+                lo2, hi2, body2 = inner[1]
+                ch = _unwrap(list(body2))
+                if ch is None or str(ch[0]) not in _CHAR_OPS or not _counts_contiguous(lo, hi, lo2, hi2):
+                    break
+                inf = _sre_c.MAXREPEAT
+                lo, hi = lo * lo2, (inf if inf in (hi, hi2) else min(hi * hi2, inf))
+                body = [ch]
+                inner = ch
+            out.append((op, (lo, hi, body)))
+        elif name == "SUBPATTERN":
+            out.append((op, arg[:-1] + (_simplify(list(arg[-1])),)))
+        elif name == "BRANCH":
+            out.append((op, (arg[0], [_simplify(list(b)) for b in arg[1]])))
+        else:
+            out.append((op, arg))
+    return out
+
+
+def _char_set(op, arg) -> Chars:
+    name = str(op)
+    if name == "LITERAL":
+        return Chars.of([(arg, arg)])
+    if name == "NOT_LITERAL":
+        return Chars.of([(arg, arg)], True)
+    if name == "ANY":
+        return Chars.of([(10, 10)], True)
+    return _decoded_class_from_in(arg)
+
+
+def _union(a: Chars | None, b: Chars | None) -> Chars | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return Chars.of(list(a.positive()) + list(b.positive()))
+
+
+def _overlap(a: Chars | None, b: Chars | None) -> bool:
+    if a is None or b is None:
+        return False
+    return any(x1 <= y2 and x2 <= y1 for x1, y1 in a.positive() for x2, y2 in b.positive())
+
+
+def _ends(items, last: bool):
+    """(first-or-last character set, nullable) of a parsed sequence."""
+    acc, seq_items = None, (reversed(items) if last else items)
+    for op, arg in seq_items:
+        s, nullable = _ends_item(op, arg, last)
+        acc = _union(acc, s)
+        if not nullable:
+            return acc, False
+    return acc, True
+
+
+def _ends_item(op, arg, last: bool):
+    name = str(op)
+    if name in _CHAR_OPS:
+        return _char_set(op, arg), False
+    if name in _REPEATS:
+        s, n = _ends(list(arg[2]), last)
+        return s, n or arg[0] == 0
+    if name == "SUBPATTERN":
+        return _ends(list(arg[-1]), last)
+    if name == "ATOMIC_GROUP":
+        return _ends(list(arg), last)
+    if name == "BRANCH":
+        acc, nullable = None, False
+        for b in arg[1]:
+            s, n = _ends(list(b), last)
+            acc, nullable = _union(acc, s), nullable or n
+        return acc, nullable
+    return None, True  # anchors and assertions: zero width
+
+
+def _ambiguous_repeat(items, in_repeat: bool = False) -> str | None:
+    """Why a repeat in the parsed pattern could split a text in exponentially many ways (its body
+    may be empty, or varies in length and may end with a character it may start with, or holds an
+    alternation whose branches may start alike), or None. A backtracking matcher can need
+    exponential time for such a pattern on a text that fails, so it is left to the validator (RE2).
+    Conservative: it may flag a pattern that is in fact safe."""
+    for op, arg in items:
+        name = str(op)
+        if name in _REPEATS:
+            lo, hi, body = arg
+            body = list(body)
+            why = _ambiguous_repeat(body, in_repeat or hi > 1)
+            if why:
+                return why
+            if hi > 1 and not all(str(o) in _CHAR_OPS for o, _ in body):
+                first, nullable = _ends(body, False)
+                lastset, _ = _ends(body, True)
+                if nullable:
+                    return "a repeat of something that may be empty"
+                if not _fixed_width(body) and _overlap(first, lastset):
+                    return "a repeat of a variable-length part that may start with a character it may end with"
+        elif name == "SUBPATTERN":
+            why = _ambiguous_repeat(list(arg[-1]), in_repeat)
+            if why:
+                return why
+        elif name == "BRANCH":
+            if in_repeat:
+                firsts = [_ends(list(b), False) for b in arg[1]]
+                for i in range(len(firsts)):
+                    for j in range(i + 1, len(firsts)):
+                        if firsts[i][1] or firsts[j][1] or _overlap(firsts[i][0], firsts[j][0]):
+                            return "an alternation whose branches may start alike, inside a repeat"
+            for br in arg[1]:
+                why = _ambiguous_repeat(list(br), in_repeat)
+                if why:
+                    return why
+    return None
+
+
+def _fixed_width(items) -> bool:
+    try:
+        lo, hi = _sre_p.SubPattern(_sre_p.State(), list(items)).getwidth()
+    except Exception:  # noqa: BLE001 - any doubt counts as variable width
+        return False
+    return lo == hi
 
 
 # ------------------------------------------------------------------------------------ compiler
@@ -347,6 +501,7 @@ class SchemaCompiler:
         self._seen_notes: set[SchemaNote] = set()
         self._memo: dict[str, Ref] = {}
         self._refs: dict[tuple[int, str], Ref] = {}
+        self._ref_pointers: dict[str, str] = {}
         self._n = 0
         self._root = None
         self._root_pointer = ""
@@ -377,7 +532,51 @@ class SchemaCompiler:
     def compile_root(self, schema: dict, pointer: str) -> Node:
         """Compile a tool's parameter schema (the root of its own $ref namespace)."""
         self._root, self._root_pointer = schema, pointer
-        return self.value(schema, pointer)
+        n_refs = len(self._refs)
+        node = self.value(schema, pointer)
+        if len(self._refs) > n_refs:
+            self._check_finite(node, pointer)
+        return node
+
+    def _check_finite(self, node: Node, pointer: str) -> None:
+        """Raise SchemaError when a recursive schema has no finite instance (every value would
+        have to contain another, e.g. a required property that refers back to its object): no
+        output could ever complete."""
+        rules = self.g.rules
+        reach: list[str] = []
+        seen: set[str] = set()
+        todo = [node]
+        while todo:
+            for name in self.g.refs(todo.pop()):
+                if name not in seen:
+                    seen.add(name)
+                    reach.append(name)
+                    todo.append(rules[name])
+        done: set[str] = set()
+
+        def finite(n: Node) -> bool:
+            if isinstance(n, Ref):
+                return n.name in done
+            if isinstance(n, Seq):
+                return all(finite(i) for i in n.items)
+            if isinstance(n, Alt):
+                return any(finite(i) for i in n.items)
+            if isinstance(n, Rep):
+                return n.min == 0 or finite(n.item)
+            return True
+
+        changed = True
+        while changed:
+            changed = False
+            for name in reach:
+                if name not in done and finite(rules[name]):
+                    done.add(name)
+                    changed = True
+        if finite(node):
+            return
+        where = sorted(p for r, p in self._ref_pointers.items() if r in seen and r not in done) or [pointer]
+        raise SchemaError([Problem(p, "recursive schema with no finite value: every instance must contain another one "
+                                      "(through required properties, minItems or the like), so no output could complete") for p in where])
 
     def compile_kwargs(self, schema: dict, pointer: str) -> Node:
         """A tool's parameters as Python keyword arguments ``k=v, ...`` (pythonic format)."""
@@ -393,9 +592,20 @@ class SchemaCompiler:
         bad = list(dict.fromkeys(k for k in list(props) + list(schema.get("required") or []) if not is_identifier(k)))
         if bad:
             raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(k)}", f"argument name {k!r} is not a Python identifier (or is a keyword), so it cannot be a keyword argument in the pythonic format") for k in bad])
-        if "properties" not in schema and not schema.get("required") and schema.get("additionalProperties") is not False:
+        addl = schema.get("additionalProperties")
+        if "patternProperties" in schema:
+            self.note_cap(f"{pointer}/patternProperties", "patternProperties", "pythonic format: keyword arguments matching patternProperties are not generated; only declared properties are")
+        if "properties" not in schema and not schema.get("required") and addl is not False and "patternProperties" not in schema:
             self.note_cap(pointer, "additionalProperties", "pythonic format: free-form keyword arguments are not generated; only declared properties are")
-        return self.properties_body(schema, pointer, 0, key=lambda k: f"{k}=")
+        elif addl is None:
+            self._note_closed(pointer)
+        elif addl is not False:
+            self.note_cap(f"{pointer}/additionalProperties", "additionalProperties", "pythonic format: additional keyword arguments are not generated; only declared properties are")
+        n_refs = len(self._refs)
+        node = self.properties_body(schema, pointer, 0, key=lambda k: f"{k}=")
+        if len(self._refs) > n_refs:
+            self._check_finite(node, pointer)
+        return node
 
     def value(self, schema, pointer: str, depth: int = 0) -> Node:
         if schema is True or schema == {}:
@@ -489,6 +699,7 @@ class SchemaCompiler:
         if hit is not None:
             return hit
         name = self._rule("ref_" + tptr.rsplit("/", 1)[-1])
+        self._ref_pointers[name] = tptr or "/"
         r = Ref(name)
         self._refs[key] = r
         self.g.rules[name] = EMPTY  # placeholder for recursion
@@ -702,10 +913,11 @@ class SchemaCompiler:
     def key_literal(self, key: str) -> str:
         return json.dumps(key, ensure_ascii=False) + ": "
 
-    def properties_body(self, schema: dict, pointer: str, depth: int, *, key=None, sep: str = ", ") -> Node:
+    def properties_body(self, schema: dict, pointer: str, depth: int, *, key=None, sep: str = ", ", nonempty: bool = False) -> Node | None:
         """The inside of an object with declared properties, in schema order; required ones
         must appear. `key(name) -> str` renders a property key (JSON ``"k": `` by default,
-        ``k=`` for Python keyword arguments)."""
+        ``k=`` for Python keyword arguments). With `nonempty`, only the bodies that emit at least
+        one property (None when there are none)."""
         key = key or self.key_literal
         props = schema.get("properties") or {}
         required = list(schema.get("required") or [])
@@ -715,19 +927,19 @@ class SchemaCompiler:
                 if name in required:
                     raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(name)}", "a required property has schema false")])
                 continue
-            entries.append((name, sub, name in required))
+            entries.append((name, sub, name in required, f"{pointer}/properties/{_esc_pointer(name)}"))
+        addl = schema.get("additionalProperties")
         for name in required:
             if name not in props:
-                if schema.get("additionalProperties") is False:
+                if addl is False:
                     raise SchemaError([Problem(f"{pointer}/required", f"required property {name!r} is not in properties and additionalProperties is false: no value satisfies the schema")])
-                entries.append((name, schema.get("additionalProperties", True) if isinstance(schema.get("additionalProperties"), dict) else True, True))
-        nodes = [
-            (seq(Lit(key(name)), self.value(sub, f"{pointer}/properties/{_esc_pointer(name)}", depth + 1)), req)
-            for name, sub, req in entries
-        ]
+                entries.append((name, addl if isinstance(addl, dict) else True, True, f"{pointer}/additionalProperties"))
+                if schema.get("patternProperties"):
+                    self.note_unenforced(f"{pointer}/required", "patternProperties", f"required property {name!r} is not declared: a patternProperties schema its name matches is checked by the validator")
+        nodes = [(seq(Lit(key(name)), self.value(sub, ptr, depth + 1)), req) for name, sub, req, ptr in entries]
         n = len(nodes)
         if n == 0:
-            return EMPTY
+            return None if nonempty else EMPTY
         s = Lit(sep)
         # tails[i]: what may follow once something was emitted, over properties i..n-1
         tails: list[Node] = [EMPTY] * (n + 1)
@@ -738,34 +950,121 @@ class SchemaCompiler:
             if n > 6 and i < n - 1:
                 t = self.g.add(self._rule("tail"), t)
             tails[i] = t
-        heads: list[Node] = [EMPTY] * (n + 1)
+        heads: list[Node | None] = [None if nonempty else EMPTY] * (n + 1)
         for i in range(n - 1, -1, -1):
             p, req = nodes[i]
             first = seq(p, tails[i + 1])
-            heads[i] = first if req else alt(first, heads[i + 1])
+            heads[i] = first if req or heads[i + 1] is None else alt(first, heads[i + 1])
         return heads[0]
+
+    def _other_key(self, declared, pointer: str) -> Node:
+        """A JSON string key that is none of `declared` (so an additional property never
+        repeats a declared one), at most max_string_length characters (a cap, recorded)."""
+        cap = self.limits.max_string_length
+        self.note_cap(f"{pointer}/additionalProperties", "maxLength", f"keys of additional properties limited to {cap} characters")
+        anychar = encode_class(_ANY_DECODED, self.syntax)
+        trie: dict = {}
+        for k in declared:
+            t = trie
+            for c in k:
+                t = t.setdefault(c, {})
+            t[None] = True
+
+        def rest(t: dict, d: int) -> Node:  # key suffixes after the prefix that led to `t`
+            parts: list[Node] = [] if t.get(None) else [EMPTY]
+            kids = [c for c in t if c is not None]
+            if d < cap:
+                other = Chars.of([(ord(c), ord(c)) for c in kids], negated=True)
+                parts.append(seq(encode_class(other, self.syntax), Rep(anychar, 0, cap - d - 1)))
+                for c in kids:
+                    parts.append(seq(Lit(_encode_literal_char(c)), rest(t[c], d + 1)))
+            return alt(*parts) if parts else EMPTY
+
+        return seq(Lit('"'), rest(trie, 0), Lit('"'))
+
+    def _pattern_key(self, pattern: str, pointer: str) -> Node | None:
+        """A JSON string key matching `pattern`, or None when the grammar cannot express it."""
+        cap = self.limits.max_string_length
+        try:
+            pc = _PatternCompiler(self.syntax, cap)
+            body = pc.compile(pattern)
+        except re.error as e:
+            raise SchemaError([Problem(pointer, f"invalid regular expression: {e}")]) from None
+        except (_PatternUnsupported, RecursionError, OverflowError) as e:
+            self.note_unenforced(pointer, "patternProperties", f"key pattern: {e} is not expressible in the grammar; any key is generated with this value schema and the validator checks the name")
+            return None
+        if pc.capped:
+            self.note_cap(pointer, "patternProperties", f"keys matching the pattern limited to about {cap} characters")
+        return seq(Lit('"'), body, Lit('"'))
+
+    def _extra_entries(self, schema: dict, pointer: str, depth: int, closed: bool) -> list[Node]:
+        """Entries beyond the declared properties: keys matching each patternProperties pattern
+        with its value schema, then (unless `closed`) other keys with the additionalProperties
+        value schema. What the grammar cannot tell apart is listed in `unenforced`."""
+        from .patterns import PatternUndecided, search
+
+        props = schema.get("properties") or {}
+        declared = list(dict.fromkeys(list(props) + list(schema.get("required") or [])))
+        pprops = schema.get("patternProperties") or {}
+        addl = schema.get("additionalProperties", None)
+        out: list[Node] = []
+        open_pats = []
+        for pat, sub in pprops.items():
+            pptr = f"{pointer}/patternProperties/{_esc_pointer(pat)}"
+            if sub is False:
+                if not closed:
+                    self.note_unenforced(pptr, "patternProperties", "keys matching this pattern are forbidden; the grammar's other keys may match it, the validator rejects them")
+                continue
+            keynode = self._pattern_key(pat, pptr)
+            trivial = sub is True or sub == {}
+            try:
+                clash = [k for k in declared if search(pat, k)]
+            except PatternUndecided:
+                clash = declared
+            if clash and keynode is not None:
+                self.note_unenforced(pptr, "patternProperties", f"declared properties {', '.join(map(repr, clash))} also match this pattern: the grammar may repeat them, the validator checks the value against both schemas")
+            if keynode is None:
+                keynode = self._other_key(declared, pointer)
+            if not trivial:
+                open_pats.append(pat)
+            valnode = self.any_value(pptr, self.limits.max_any_depth - 1) if trivial else self.value(sub, pptr, depth + 1)
+            out.append(seq(keynode, Lit(": "), valnode))
+        if len(open_pats) > 1:
+            self.note_unenforced(f"{pointer}/patternProperties", "patternProperties", "a key matching several patterns must satisfy each of their schemas: checked by the validator")
+        if not closed:
+            aptr = f"{pointer}/additionalProperties"
+            if open_pats:
+                self.note_unenforced(aptr, "additionalProperties", "an additional key that matches a patternProperties pattern must satisfy that pattern's schema instead: checked by the validator")
+            if addl is True or addl is None or addl == {}:
+                valnode = self.any_value(aptr, self.limits.max_any_depth - 1)
+            else:
+                valnode = self.value(addl, aptr, depth + 1)
+            out.append(seq(self._other_key(declared, pointer), Lit(": "), valnode))
+        return out
 
     def _object(self, schema: dict, pointer: str, depth: int) -> Node:
         props = schema.get("properties") or {}
         required = schema.get("required") or []
         addl = schema.get("additionalProperties", None)
+        pprops = schema.get("patternProperties") or {}
         if not props and not required:
             # `"properties": {}` with no additionalProperties declares "no arguments"; an object
             # schema without `properties` (or with additionalProperties) is a free-form map.
-            if addl is False or (addl is None and "properties" in schema):
-                return Lit("{}")
-            addl = True if addl is None else addl
+            silent_closed = addl is None and ("properties" in schema or bool(pprops))
+            if addl is False or silent_closed:
+                if silent_closed:
+                    self._note_closed(pointer)
+                entries = self._extra_entries(schema, pointer, depth, closed=True)
+                if not entries:
+                    return Lit("{}")
+            else:
+                entries = self._extra_entries(schema, pointer, depth, closed=False)
             lo = int(schema.get("minProperties", 0) or 0)
             hi = schema.get("maxProperties")
             if hi is None:
                 hi = max(lo, self.limits.max_object_properties)
                 self.note_cap(pointer, "maxProperties", f"free-form object limited to {hi} entries")
-            if addl is True and "patternProperties" not in schema:
-                valnode = self.any_value(f"{pointer}/additionalProperties", self.limits.max_any_depth - 1)
-            else:
-                valnode = self.value(addl if isinstance(addl, dict) else True, f"{pointer}/additionalProperties", depth + 1)
-            key = self._string({}, f"{pointer}/propertyNames")
-            pair = seq(key, Lit(": "), valnode)
+            pair = alt(*entries)
             if hi == 0:
                 return Lit("{}")
             if lo == 0:
@@ -774,7 +1073,32 @@ class SchemaCompiler:
         for kw in ("minProperties", "maxProperties"):
             if kw in schema:
                 self.note_unenforced(f"{pointer}/{kw}", kw, "checked by the validator when properties are declared")
-        return seq(Lit("{"), self.properties_body(schema, pointer, depth), Lit("}"))
+        closed = addl is False or addl is None
+        if addl is None:
+            self._note_closed(pointer)
+        entries = self._extra_entries(schema, pointer, depth, closed=closed)
+        if not entries:
+            return seq(Lit("{"), self.properties_body(schema, pointer, depth), Lit("}"))
+        body = self.properties_body(schema, pointer, depth, nonempty=True)
+        hi = schema.get("maxProperties")
+        if hi is None:
+            hi = self.limits.max_object_properties
+            self.note_cap(pointer, "maxProperties", f"at most {hi} properties beyond the declared ones")
+        hi = int(hi)
+        pair = alt(*entries)
+        more = Rep(seq(Lit(", "), pair), 0, max(hi - 1, 0))
+        if hi == 0:
+            inner = body if body is not None else EMPTY
+        elif required and body is not None:  # the body always emits something
+            inner = seq(body, Rep(seq(Lit(", "), pair), 0, hi))
+        else:
+            first = alt(seq(body, Rep(seq(Lit(", "), pair), 0, hi)), seq(pair, more)) if body is not None else seq(pair, more)
+            inner = opt(first)
+        return seq(Lit("{"), inner, Lit("}"))
+
+    def _note_closed(self, pointer: str) -> None:
+        self.note_cap(f"{pointer}/additionalProperties", "additionalProperties",
+                      "the schema does not say whether other keys are allowed: only the declared properties (and patternProperties keys) are generated")
 
     def any_value(self, pointer: str, depth: int) -> Node:
         """Any JSON value, nested at most `depth` levels (a cap, recorded)."""

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from .errors import Problem, SchemaError
 
-__all__ = ["ToolSpec", "normalize_tools", "BFCL_TYPES", "NAME_RE"]
+__all__ = ["ToolSpec", "normalize_tools", "BFCL_TYPES", "NAME_RE", "MAX_SCHEMA_DEPTH"]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 """Valid normalised tool names (OpenAI's limit is 64 characters of ``[A-Za-z0-9_-]``)."""
@@ -101,12 +101,53 @@ class ToolSpec:
 
 
 # ----------------------------------------------------------------------------- normalisation
-def _normalize_types(schema, pointer: str, problems: list[Problem]):
-    """BFCL-style types -> JSON Schema types, recursively (returns a new schema)."""
+MAX_SCHEMA_DEPTH = 200
+"""Deepest nesting of JSON containers accepted in a parameters schema (a deeper one is a
+`SchemaError` naming where it goes too deep, never a RecursionError)."""
+
+_DRAFTS = {"draft-03": 3, "draft-04": 4, "draft-06": 6, "draft-07": 7, "2019-09": 2019, "2020-12": 2020}
+
+
+def _draft_of(schema) -> int:
+    """The JSON Schema draft a schema declares with ``$schema`` (2020 when it declares none)."""
+    uri = schema.get("$schema") if isinstance(schema, dict) else None
+    if isinstance(uri, str):
+        for tag, d in _DRAFTS.items():
+            if tag in uri:
+                return d
+    return 2020
+
+
+def _too_deep(schema, pointer: str, limit: int) -> str | None:
+    """Pointer of the first place nested deeper than `limit` (iterative: no recursion)."""
+    stack = [(schema, pointer, 0)]
+    while stack:
+        node, ptr, d = stack.pop()
+        if d > limit:
+            return ptr
+        if isinstance(node, dict):
+            stack.extend((v, f"{ptr}/{_esc(k)}", d + 1) for k, v in node.items() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, f"{ptr}/{i}", d + 1) for i, v in enumerate(node) if isinstance(v, (dict, list)))
+    return None
+
+
+# keywords that only annotate or hold sub-schemas for $ref: kept beside a draft 4-7 $ref
+_REF_KEEP = {"$ref", "title", "description", "default", "examples", "$comment", "definitions", "$defs", "$id", "id"}
+
+
+def _normalize_types(schema, pointer: str, problems: list[Problem], draft: int = 2020):
+    """BFCL-style types -> JSON Schema types, and the keywords of drafts 4-7 and 2019-09 ->
+    their 2020-12 form (`dependencies`, tuple `items` + `additionalItems`, boolean
+    `exclusiveMinimum`/`exclusiveMaximum`, draft-4 `id`, `$ref` siblings that drafts 4-7
+    ignore), recursively. Returns a new schema that Draft 2020-12 reads as the declared draft
+    reads the original."""
     if isinstance(schema, list):
-        return [_normalize_types(s, f"{pointer}/{i}", problems) for i, s in enumerate(schema)]
+        return [_normalize_types(s, f"{pointer}/{i}", problems, draft) for i, s in enumerate(schema)]
     if not isinstance(schema, dict):
         return schema
+    if draft <= 7 and "$ref" in schema:  # drafts 4-7: "all other properties in a $ref object MUST be ignored"
+        schema = {k: v for k, v in schema.items() if k in _REF_KEEP}
     out = {}
     for k, v in schema.items():
         if k == "type":
@@ -123,21 +164,40 @@ def _normalize_types(schema, pointer: str, problems: list[Problem]):
             if mapped is None:
                 continue
             out[k] = mapped if isinstance(v, list) else mapped[0]
-        elif k in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas"):
+        elif k in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas", "dependencies"):
             out[k] = (
-                {pk: _normalize_types(pv, f"{pointer}/{k}/{_esc(pk)}", problems) for pk, pv in v.items()}
+                {pk: _normalize_types(pv, f"{pointer}/{k}/{_esc(pk)}", problems, draft) for pk, pv in v.items()}
                 if isinstance(v, dict)
                 else v
             )
         elif k in ("items", "additionalProperties", "not", "if", "then", "else", "contains", "additionalItems", "propertyNames"):
-            out[k] = _normalize_types(v, f"{pointer}/{k}", problems)
+            out[k] = _normalize_types(v, f"{pointer}/{k}", problems, draft)
         elif k in ("anyOf", "oneOf", "allOf", "prefixItems"):
-            out[k] = _normalize_types(v, f"{pointer}/{k}", problems)
+            out[k] = _normalize_types(v, f"{pointer}/{k}", problems, draft)
+        elif k == "$schema":
+            continue  # read once at the root; the result is 2020-12
+        elif k == "id" and draft == 4 and isinstance(v, str):
+            continue  # draft-4 base URI: local references resolve by JSON pointer alone
         else:
             out[k] = v
-    # BFCL "tuple"/"array" items given as a list -> prefixItems
+    # tuple `items` given as a list (drafts 4 - 2019-09, and BFCL "tuple") -> prefixItems;
+    # `additionalItems` then governs the rest (2020-12 `items`), and is ignored otherwise
     if isinstance(out.get("items"), list):
         out["prefixItems"] = out.pop("items")
+        if "additionalItems" in out:
+            out["items"] = out.pop("additionalItems")
+    else:
+        out.pop("additionalItems", None)
+    # `dependencies` (drafts 4-7) -> dependentRequired (name lists) + dependentSchemas
+    deps = out.get("dependencies")
+    if isinstance(deps, dict):
+        out.pop("dependencies")
+        req = {k: v for k, v in deps.items() if isinstance(v, list)}
+        sch = {k: v for k, v in deps.items() if not isinstance(v, list)}
+        if req:
+            out["dependentRequired"] = {**req, **(out.get("dependentRequired") or {})}
+        if sch:
+            out["dependentSchemas"] = {**sch, **(out.get("dependentSchemas") or {})}
     # OpenAPI `nullable: true` -> a "null" type (the validator would otherwise reject null)
     if out.get("nullable") is True:
         out.pop("nullable")
@@ -153,7 +213,6 @@ def _normalize_types(schema, pointer: str, problems: list[Problem]):
         if isinstance(out.get(ex), bool):
             if out.pop(ex) and bound in out:
                 out[ex] = out.pop(bound)
-    # a required list that is not a list (some BFCL entries) is a problem worth naming
     return out
 
 
@@ -280,13 +339,23 @@ def check_schema(schema, pointer: str, problems: list[Problem]) -> None:
             problems.append(Problem(p, f"not a valid JSON Schema: {k} must be {bad}, got {v!r}"))
 
 
-def _check_parameters(params, pointer: str, problems: list[Problem]) -> dict | None:
+def _check_parameters(params, pointer: str, problems: list[Problem], *, copy: bool = False) -> dict | None:
     if params is None:
         return {"type": "object", "properties": {}}
     if not isinstance(params, dict):
         problems.append(Problem(pointer, f"parameters must be a JSON Schema object, got {type(params).__name__}"))
         return None
-    params = _normalize_types(params, pointer, problems)
+    deep = _too_deep(params, pointer, MAX_SCHEMA_DEPTH)
+    if deep is not None:
+        problems.append(Problem(deep, f"schema nested deeper than {MAX_SCHEMA_DEPTH} levels"))
+        return None
+    if copy:
+        params = _json_copy(params)
+    draft = _draft_of(params)
+    if draft == 3:
+        problems.append(Problem(f"{pointer}/$schema", "JSON Schema draft 3 is not supported: declare draft 4 or later (required is then a list of names)"))
+        return None
+    params = _normalize_types(params, pointer, problems, draft)
     t = params.get("type")
     if t is None:
         if not params or any(k in params for k in ("properties", "required", "additionalProperties", "anyOf", "oneOf", "allOf", "$ref")):
@@ -338,7 +407,7 @@ def _from_dict(tool: dict, i: int, problems: list[Problem]) -> ToolSpec | None:
     if not isinstance(desc, str):
         problems.append(Problem(f"{base}/description", "description must be a string"))
         desc = str(desc)
-    params = _check_parameters(_json_copy(fn.get("parameters")), f"{base}/parameters", problems)
+    params = _check_parameters(fn.get("parameters"), f"{base}/parameters", problems, copy=True)
     if params is None or not name_ok:  # keep checking after a bad name: report every problem
         return None
     strict = fn.get("strict")
