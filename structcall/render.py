@@ -31,6 +31,15 @@ def _resolve(schema, root):
     return schema
 
 
+def _key_matches(pattern: str, key: str) -> bool:
+    from .patterns import PatternUndecided, search
+
+    try:
+        return search(pattern, key)
+    except PatternUndecided:
+        return False
+
+
 def order_arguments(value, schema, root=None):
     """`value` with object keys in the order of the schema's ``properties`` (recursively)."""
     root = root if root is not None else schema
@@ -67,9 +76,11 @@ def order_arguments(value, schema, root=None):
             if k in value and k not in out:
                 out[k] = value[k]
         addl = schema.get("additionalProperties")
+        pprops = schema.get("patternProperties") or {}
         for k, v in value.items():
             if k not in out:
-                out[k] = order_arguments(v, addl, root) if isinstance(addl, dict) else v
+                sub = next((s for p, s in pprops.items() if _key_matches(p, k)), addl)
+                out[k] = order_arguments(v, sub, root) if isinstance(sub, dict) else v
         return out
     if isinstance(value, list):
         prefix = schema.get("prefixItems") or []

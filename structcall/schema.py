@@ -226,6 +226,14 @@ def _decoded_class_from_in(items) -> Chars:
     return cls
 
 
+# \b \t \n \f \r, and \u00XX (lowercase hex) for the other control characters: what json.dumps writes
+_ALL_CONTROL_ESCAPES = alt(
+    seq(Lit("\\"), _lit_chars("btnfr")),
+    seq(Lit("\\u00"), alt(seq(Lit("0"), Chars.of([(ord("0"), ord("7")), (ord("b"), ord("b")), (ord("e"), ord("f"))])),
+                           seq(Lit("1"), Chars.of([(ord("0"), ord("9")), (ord("a"), ord("f"))])))),
+)
+
+
 def encode_class(cls: Chars, syntax: str) -> Node:
     """A class of decoded characters -> the JSON/Python string-literal encodings of them."""
     pos = cls.positive()
@@ -249,7 +257,11 @@ def encode_class(cls: Chars, syntax: str) -> Node:
     options: list[Node] = []
     if plain:
         options.append(Chars.of(plain))
-    for ch in ['"', "\\"] + [chr(c) for c in range(0x20)]:
+    controls = [chr(c) for c in range(0x20)]
+    if all(cls.contains(ch) for ch in controls):  # the escapes json.dumps writes, compactly
+        options.append(_ALL_CONTROL_ESCAPES)
+        controls = []
+    for ch in ['"', "\\"] + controls:
         if cls.contains(ch):
             options.append(Lit(json.dumps(ch)[1:-1]))  # the escape json.dumps writes for it
     if not options:
@@ -572,9 +584,12 @@ class SchemaCompiler:
                 if name not in done and finite(rules[name]):
                     done.add(name)
                     changed = True
-        if finite(node):
+        stuck = [r for r in reach if r not in done]
+        if not stuck and finite(node):
             return
-        where = sorted(p for r, p in self._ref_pointers.items() if r in seen and r not in done) or [pointer]
+        # a rule with no finite derivation is a dead end even on an optional path: a model that
+        # starts such a value could never finish it
+        where = sorted({self._ref_pointers[r] for r in stuck if r in self._ref_pointers}) or [pointer]
         raise SchemaError([Problem(p, "recursive schema with no finite value: every instance must contain another one "
                                       "(through required properties, minItems or the like), so no output could complete") for p in where])
 
@@ -916,8 +931,10 @@ class SchemaCompiler:
     def properties_body(self, schema: dict, pointer: str, depth: int, *, key=None, sep: str = ", ", nonempty: bool = False) -> Node | None:
         """The inside of an object with declared properties, in schema order; required ones
         must appear. `key(name) -> str` renders a property key (JSON ``"k": `` by default,
-        ``k=`` for Python keyword arguments). With `nonempty`, only the bodies that emit at least
-        one property (None when there are none)."""
+        ``k=`` for Python keyword arguments). With `nonempty` (an object whose other keys follow
+        the declared ones), only the bodies that emit at least one property (None when there are
+        none), and each optional property is its own rule, so that a greedy lexer never has to
+        end a token that could go on into an optional property where another key starts."""
         key = key or self.key_literal
         props = schema.get("properties") or {}
         required = list(schema.get("required") or [])
@@ -945,7 +962,7 @@ class SchemaCompiler:
         tails: list[Node] = [EMPTY] * (n + 1)
         for i in range(n - 1, -1, -1):
             p, req = nodes[i]
-            step = seq(s, p) if req else opt(seq(s, p))
+            step = seq(s, p) if req else opt(self.g.add(self._rule("opt"), seq(s, p)) if nonempty else seq(s, p))
             t = seq(step, tails[i + 1])
             if n > 6 and i < n - 1:
                 t = self.g.add(self._rule("tail"), t)

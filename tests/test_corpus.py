@@ -35,7 +35,7 @@ def test_corpus_is_big_and_varied():
     n = sum(len(load(p)) for p in FILES)
     assert n >= 50, n
     text = " ".join(p.read_text(encoding="utf-8") for p in FILES)
-    for feature in ('"$ref"', '"anyOf"', '"oneOf"', '"pattern"', '"format"', '"enum"', '"minItems"', '"additionalProperties"', '"dict"', '"float"', '"prefixItems"'):
+    for feature in ('"patternProperties"', '"dependencies"', '"$schema"', '"$ref"', '"anyOf"', '"oneOf"', '"pattern"', '"format"', '"enum"', '"minItems"', '"additionalProperties"', '"dict"', '"float"', '"prefixItems"'):
         assert feature in text, f"corpus lacks {feature}"
     assert len(load(CORPUS / "many_tools.json")) >= 100
 
@@ -67,7 +67,10 @@ def test_corpus_file_compiles_in_every_format_and_is_sound(path):
                     try:
                         parse_calls(s, gt)
                     except ToolCallError as e:
-                        assert all(k in ("value", "missing_argument", "type") for k, _, _ in e.errors), e.errors
+                        kinds = {"value", "missing_argument", "type"}
+                        if any(n.keyword in ("patternProperties", "additionalProperties") for n in gt.unenforced):
+                            kinds.add("unknown_argument")  # a key pattern the grammar leaves to the validator
+                        assert all(k in kinds for k, _, _ in e.errors), e.errors
 
 
 def test_pythonic_rejects_non_identifier_arguments_clearly():
@@ -111,3 +114,121 @@ def test_bad_tool_lists_report_every_problem(path):
     pointers = [p.pointer for p in ei.value.problems]
     for want in case["expect"]:
         assert any(want in p for p in pointers), (want, pointers)
+
+
+# ---------------------------------------------------------------- schemas as written: instances
+INSTANCES = sorted((CORPUS / "instances").glob("*.json"))
+
+
+def _call_text(fmt: str, name: str, args: dict, tools) -> str:
+    from structcall.render import render_calls
+
+    return render_calls([(name, args)], fmt, tools=tools)
+
+
+def _verdict(g, text):
+    """(grammar accepts, validator accepts, validator errors)."""
+    try:
+        parse_calls(text, g)
+        ok, errs = True, []
+    except ToolCallError as e:
+        ok, errs = False, e.errors
+    return g.accepts(text), ok, errs
+
+
+@pytest.mark.parametrize("path", INSTANCES, ids=lambda p: p.stem)
+def test_instances_valid_accepted_invalid_rejected(path):
+    """Every valid instance is accepted by the grammar (lark, llguidance, xgrammar) and the
+    validator; every invalid one is rejected by the grammar or the validator, and where only the
+    validator rejects it, the grammar lists what it leaves to the validator in `unenforced`."""
+    tools = load(CORPUS / path.name)
+    cases = load(path)
+    assert set(cases) == {t["function"]["name"] for t in tools}, "every tool of the corpus file has instances"
+    for tool in tools:
+        name = tool["function"]["name"]
+        for fmt in ("json", "hermes"):
+            g = compile_tools([tool], format=fmt, tool_choice="required")
+            for inst in cases[name]["valid"]:
+                text = _call_text(fmt, name, inst, [tool])
+                acc, ok, errs = _verdict(g, text)
+                assert acc and ok, (name, fmt, inst, acc, errs)
+                assert parse_calls(text, g)[0].arguments == inst
+                if fmt == "hermes":
+                    assert llguidance_accepts(g, text), (name, inst)
+                    assert xgrammar_accepts(g, text), (name, inst)
+            for inst in cases[name]["invalid"]:
+                text = _call_text(fmt, name, inst, [tool])
+                acc, ok, errs = _verdict(g, text)
+                assert not ok, (name, fmt, inst, "an invalid instance passed the validator")
+                if acc:
+                    assert g.unenforced, (name, inst, "grammar admitted an invalid instance but reports nothing unenforced")
+                if fmt == "hermes":
+                    assert llguidance_accepts(g, text) == acc, (name, inst)
+                    assert xgrammar_accepts(g, text) == acc, (name, inst)
+
+
+def test_declared_drafts_agree_with_their_own_validators():
+    """Schemas that declare draft 4, 6, 7 or 2019-09 are normalised to 2020-12; each instance
+    gets the verdict jsonschema's validator for the declared draft gives the original schema."""
+    from jsonschema.validators import validator_for
+
+    tools = {t["function"]["name"]: t for t in load(CORPUS / "drafts.json")}
+    cases = load(CORPUS / "instances" / "drafts.json")
+    seen = set()
+    for name, tool in tools.items():
+        schema = tool["function"]["parameters"]
+        cls = validator_for(schema, default=None)
+        if "$schema" in schema:
+            assert cls is not None
+            seen.add(cls.__name__)
+        g = compile_tools([tool], format="json", tool_choice="required")
+        for expected, insts in ((True, cases[name]["valid"]), (False, cases[name]["invalid"])):
+            for inst in insts:
+                if cls is not None:
+                    assert cls(schema, format_checker=cls.FORMAT_CHECKER).is_valid(inst) == expected, (name, inst)
+                _, ok, errs = _verdict(g, _call_text("json", name, inst, [tool]))
+                assert ok == expected, (name, inst, errs)
+    assert seen == {"Draft4Validator", "Draft6Validator", "Draft7Validator", "Draft201909Validator"}
+
+
+def test_open_objects_report_the_closed_default_only_where_the_schema_is_silent():
+    tools = {t["function"]["name"]: t for t in load(CORPUS / "open_objects.json")}
+
+    def closed(name):
+        g = compile_tools([tools[name]], format="json")
+        return sorted(n.pointer for n in g.capped if n.keyword == "additionalProperties")
+
+    assert closed("deploy_service") == []  # additionalProperties: true
+    assert closed("tag_resources") == []  # additionalProperties: false: nothing narrowed
+    assert closed("set_thresholds") == ["/0/function/parameters/additionalProperties"]  # silent
+    g = compile_tools(load(CORPUS / "weather.json"), format="json")
+    assert any(n.keyword == "additionalProperties" and "does not say" in n.detail for n in g.capped)
+
+
+def test_pattern_that_backtracks_catastrophically_is_decided_fast():
+    """`^(a+)+$` against 10,000 `a`s and a `!`: Python's re would need longer than the age of
+    the universe; RE2 in the validator and the merged repeat in the grammar decide at once."""
+    import time
+
+    from structcall import patterns
+
+    tools = [t for t in load(CORPUS / "patterns.json") if t["function"]["name"] in ("nested_plus", "words", "lookaround_nested")]
+    bad = "a" * 10_000 + "!"
+    t0 = time.perf_counter()
+    for tool in tools:
+        g = compile_tools([tool], format="json")
+        (arg,) = tool["function"]["parameters"]["required"]
+        text = _call_text("json", tool["function"]["name"], {arg: bad}, [tool])
+        assert not g.accepts(text)
+        with pytest.raises(ToolCallError) as ei:
+            parse_calls(text, g)
+        assert ei.value.kind == "value"
+        big = {arg: bad}
+        from structcall.parse import validate_arguments
+
+        errs = validate_arguments(g.specs[0], big)
+        assert errs and all(k == "value" for k, _, _ in errs)
+    assert patterns.search("^(a+)+$", bad) is False
+    with pytest.raises(patterns.PatternUndecided):
+        patterns.search("^(?=a)(a+)+$", bad)
+    print(f"\n[bench] catastrophic patterns, 10,000 characters, 3 tools: {time.perf_counter() - t0:.3f} s")

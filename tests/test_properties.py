@@ -3,6 +3,9 @@
 Completeness: every valid instance (drawn by hypothesis-jsonschema from the schema itself),
 rendered in every format, is accepted by the grammar and parses back to equal arguments.
 Soundness: every string sampled from the grammar (random walks over it) validates.
+Open objects (additionalProperties true or a schema beside properties, patternProperties, free-form
+argument maps, keys with unusual characters): valid instances and their near-misses through all
+three engines.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from structcall import compile_tools, parse_calls
+from structcall import ToolCallError, compile_tools, parse_calls
 from structcall.formats import FORMATS
 from structcall.render import render_calls
 from structcall.schema import Limits
@@ -165,3 +168,140 @@ def test_soundness_every_sampled_string_validates(params, seed):
                     if any(n.keyword == "format" for n in g.unenforced) and "is not a" in str(e):
                         continue
                     raise AssertionError(f"{fmt}/{choice}: grammar admitted an invalid output {s!r}: {e}") from e
+
+
+# ------------------------------------------------- open objects, patternProperties, unusual keys
+# Keys as real schemas write them: identifiers, and names with spaces, $, dots, dashes, quotes,
+# trailing blanks and non-ASCII letters.
+ODD_KEY = st.one_of(IDENT, st.text(alphabet=st.sampled_from(list("ab $.-_ \"\\é中")), min_size=0, max_size=6))
+OPEN_VALUES = [
+    {"type": "string", "maxLength": 6},
+    {"type": "integer", "minimum": -5, "maximum": 500},
+    {"type": "boolean"},
+    {"type": ["string", "null"], "maxLength": 4},
+    {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 9}, "minItems": 0, "maxItems": 3},
+    {"enum": ["on", "off", 3]},
+]
+KEY_PATTERNS = ["^x_[a-z]{1,4}$", "^[A-Z]{2}$", "^n[0-9]{1,3}$"]
+
+
+def _open_params(props, req_mask, extra_kind, addl_value, pattern, pattern_value):
+    schema = {"type": "object", "properties": props, "required": [k for k, r in zip(props, req_mask) if r]}
+    if extra_kind == "true":
+        schema["additionalProperties"] = True
+    elif extra_kind == "schema":
+        schema["additionalProperties"] = addl_value
+    elif extra_kind == "pattern_closed":
+        schema["patternProperties"] = {pattern: pattern_value}
+        schema["additionalProperties"] = False
+    elif extra_kind == "pattern_silent":
+        schema["patternProperties"] = {pattern: pattern_value}
+    elif extra_kind == "map":  # a free-form argument map: no properties at all
+        schema = {"type": "object", "additionalProperties": addl_value}
+    return schema
+
+
+OPEN_PARAMS = st.builds(
+    _open_params,
+    st.dictionaries(ODD_KEY, st.sampled_from(OPEN_VALUES), max_size=3),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.sampled_from(["true", "schema", "pattern_closed", "pattern_silent", "map"]),
+    st.sampled_from(OPEN_VALUES),
+    st.sampled_from(KEY_PATTERNS),
+    st.sampled_from(OPEN_VALUES),
+)
+ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-999, 999), st.text(max_size=5), st.lists(st.integers(0, 9), max_size=2))
+
+
+def open_instances(schema):
+    """Valid instances of OPEN_PARAMS schemas: declared properties, then other keys (never a
+    declared one) with the additionalProperties value, or keys drawn from the key pattern."""
+    import re
+
+    props = schema.get("properties") or {}
+    req = set(schema.get("required") or [])
+    declared = st.fixed_dictionaries({k: from_schema(v) for k, v in props.items() if k in req},
+                                     optional={k: from_schema(v) for k, v in props.items() if k not in req})
+    pprops = schema.get("patternProperties") or {}
+    addl = schema.get("additionalProperties")
+    if pprops:
+        (pat, sub), = pprops.items()
+        keys = st.from_regex(pat, fullmatch=True).filter(lambda k: k not in props)
+        extra = st.dictionaries(keys, from_schema(sub), max_size=3)
+    elif addl is not None and addl is not False:
+        keys = ODD_KEY.filter(lambda k: k not in props)
+        extra = st.dictionaries(keys, ANY_VALUE if addl is True else from_schema(addl), max_size=3)
+    else:
+        extra = st.just({})
+    del re
+    return st.tuples(declared, extra).map(lambda de: {**de[0], **de[1]})
+
+
+def _near_misses(inst, schema, data):
+    """Invalid neighbours of a valid instance: a wrong-typed extra value, a key the schema does
+    not admit, a declared value of the wrong type, a missing required property."""
+    out = []
+    props = schema.get("properties") or {}
+    pprops = schema.get("patternProperties") or {}
+    addl = schema.get("additionalProperties")
+    bad_value = {"wrong": ["type"]}  # an object fits none of OPEN_VALUES
+    extras = [k for k in inst if k not in props]
+    if extras and addl is not True:
+        out.append({**inst, extras[0]: bad_value})
+    if addl is False or (addl is None and pprops):
+        out.append({**inst, "zz not allowed": 1})
+    if pprops:
+        (pat, sub), = pprops.items()
+        key = data.draw(st.from_regex(pat, fullmatch=True).filter(lambda k: k not in props))
+        out.append({**inst, key: bad_value})
+    for k in props:
+        if k in inst:
+            out.append({**inst, k: bad_value})
+            break
+    for k in schema.get("required") or []:
+        out.append({kk: v for kk, v in inst.items() if kk != k})
+        break
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(params=OPEN_PARAMS, data=st.data())
+def test_open_objects_complete_and_near_misses_rejected(params, data):
+    """Open objects as written: every valid instance (declared keys, then other keys or
+    pattern-matching keys, unusual characters included) is accepted by lark, llguidance and
+    xgrammar and validates; every near-miss is rejected by the grammar or by the validator, and
+    the three engines agree on it."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": params}}]
+    g = compile_tools(tools, format="hermes", tool_choice="required", limits=LIMITS)
+    for _ in range(3):
+        inst = data.draw(open_instances(params))
+        text = render_calls([("f", inst)], "hermes", tools=tools)
+        assert g.accepts(text), f"valid instance rejected: {text}"
+        assert llguidance_accepts(g, text) and xgrammar_accepts(g, text), text
+        (call,) = parse_calls(text, g)
+        assert call.arguments == inst
+        for bad in _near_misses(inst, params, data):
+            btext = render_calls([("f", bad)], "hermes", tools=tools)
+            acc = g.accepts(btext)
+            assert llguidance_accepts(g, btext) == acc and xgrammar_accepts(g, btext) == acc, btext
+            try:
+                parse_calls(btext, g)
+            except ToolCallError:
+                continue
+            raise AssertionError(f"near-miss accepted by the validator: {btext}")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(params=OPEN_PARAMS, seed=st.integers(0, 2**32 - 1))
+def test_open_objects_sound(params, seed):
+    """Every string sampled from an open object's grammar is accepted by all three engines and
+    validates (these schemas leave nothing to the validator)."""
+    tools = [{"type": "function", "function": {"name": "f", "parameters": params}}]
+    rng = random.Random(seed)
+    for fmt in ("hermes", "json"):
+        g = compile_tools(tools, format=fmt, tool_choice="required", limits=LIMITS)
+        assert g.unenforced == [], g.unenforced
+        for _ in range(6):
+            s = sample(g, rng)
+            assert g.accepts(s) and llguidance_accepts(g, s) and xgrammar_accepts(g, s), s
+            parse_calls(s, g)

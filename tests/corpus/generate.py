@@ -4,6 +4,9 @@
 
 * `devops.json`: the 200+ value ``instance_type`` enum of ``launch_instance`` (the line is
   rewritten in place; the rest of the hand-written file is kept as is);
+* `bad/deep_nesting.json` / `bad/deep_compile.json`: object schemas nested 300 levels (past the
+  normaliser's depth limit) and 70 levels (past the grammar compiler's), each a `SchemaError`
+  with the pointer;
 * `many_tools.json`: 120 varied tools in one set (Chat Completions, Responses and BFCL shapes);
   most use only keywords the grammar enforces fully, the `export`/`sync` tools carry a date
   ``format`` (whose calendar validity the validator checks after decoding).
@@ -145,8 +148,26 @@ def many_tools(n: int = 120) -> list[dict]:
     return tools
 
 
+def _nested(levels: int) -> dict:
+    s: dict = {"type": "string"}
+    for _ in range(levels):
+        s = {"type": "object", "properties": {"x": s}, "required": ["x"]}
+    return s
+
+
+def write_deep_bad():
+    for name, levels, where in (("deep_nesting", 300, "the normaliser's depth limit"), ("deep_compile", 70, "the grammar compiler's depth limit")):
+        case = {
+            "description": f"An object schema nested {levels} levels, past {where}: a SchemaError with the pointer, never a RecursionError.",
+            "tools": [{"name": f"deep{levels}", "parameters": _nested(levels)}],
+            "expect": ["/0/parameters/properties/x/properties/x"],
+        }
+        (HERE / "bad" / f"{name}.json").write_text(json.dumps(case, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
 def main():
     write_devops()
+    write_deep_bad()
     (HERE / "many_tools.json").write_text(json.dumps(many_tools(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
