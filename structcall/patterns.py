@@ -158,8 +158,8 @@ def search(pattern: str, text: str) -> bool:
         try:
             return _regex_compile(pattern).search(text, timeout=BUDGET_S) is not None
         except TimeoutError:
-            raise PatternUndecided(pattern, f"the backtracking engine needed more than {BUDGET_S} s "
-                                   "(RE2 cannot run this pattern: it uses a lookaround, backreference or atomic group)") from None
+            why = "google-re2 is not installed" if _re2 is None else "RE2 cannot run this pattern (a lookaround, backreference or atomic group)"
+            raise PatternUndecided(pattern, f"the backtracking engine needed more than {BUDGET_S} s ({why})") from None
     if kind == "re":
         return re.search(pattern, text) is not None
     raise PatternUndecided(pattern, "RE2 cannot run it and the time-budgeted 'regex' package is not installed")
