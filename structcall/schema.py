@@ -191,8 +191,8 @@ class _PatternUnsupported(Exception):
 _CATS = {
     "CATEGORY_DIGIT": ([(48, 57)], False),
     "CATEGORY_NOT_DIGIT": ([(48, 57)], True),
-    "CATEGORY_SPACE": ([(9, 13), (32, 32)], False),
-    "CATEGORY_NOT_SPACE": ([(9, 13), (32, 32)], True),
+    "CATEGORY_SPACE": ([(9, 10), (12, 13), (32, 32)], False),  # RE2's \s (the validator's engine)
+    "CATEGORY_NOT_SPACE": ([(9, 10), (12, 13), (32, 32)], True),
     "CATEGORY_WORD": ([(48, 57), (65, 90), (95, 95), (97, 122)], False),
     "CATEGORY_NOT_WORD": ([(48, 57), (65, 90), (95, 95), (97, 122)], True),
 }
