@@ -8,7 +8,7 @@ from typing import Literal, Optional
 import pydantic
 import pytest
 
-from structcall import SchemaError, ToolSpec, compile_tools, parse_calls
+from structcall import SchemaError, ToolCallError, ToolSpec, compile_tools, parse_calls
 from structcall.tools import normalize_tools, parse_docstring
 
 WEATHER_PARAMS = {
@@ -253,3 +253,94 @@ def test_fast_metaschema_check_agrees_with_jsonschema(key, value, nested):
         assert bool(problems) == (not ok)  # jsonschema does not check regex syntax without a format checker
         return
     assert bool(problems) == bool(reference), (schema, problems, [e.message for e in reference])
+
+
+# ------------------------------------------------------------------ drafts, open objects, patterns
+def test_old_draft_keywords_are_normalised_to_2020_12():
+    (spec,) = normalize_tools([{"name": "f", "parameters": {
+        "$schema": "http://json-schema.org/draft-04/schema#", "id": "urn:f", "type": "object",
+        "properties": {
+            "n": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+            "t": {"type": "array", "items": [{"type": "integer"}], "additionalItems": False},
+            "r": {"$ref": "#/definitions/r", "maxLength": 2},
+        },
+        "dependencies": {"a": ["b"], "c": {"required": ["d"]}},
+        "definitions": {"r": {"type": "string"}},
+    }}])
+    p = spec.parameters
+    assert "$schema" not in p and "id" not in p and "dependencies" not in p
+    assert p["dependentRequired"] == {"a": ["b"]} and p["dependentSchemas"] == {"c": {"required": ["d"]}}
+    assert p["properties"]["n"] == {"type": "number", "exclusiveMinimum": 0}
+    assert p["properties"]["t"] == {"type": "array", "prefixItems": [{"type": "integer"}], "items": False}
+    assert p["properties"]["r"] == {"$ref": "#/definitions/r"}  # draft 4-7 ignore keywords beside $ref
+    # 2020-12 (or no $schema) keeps keywords beside $ref
+    (spec,) = normalize_tools([{"name": "f", "parameters": {"type": "object", "properties": {"r": {"$ref": "#/$defs/r", "maxLength": 2}}, "$defs": {"r": {"type": "string"}}}}])
+    assert spec.parameters["properties"]["r"]["maxLength"] == 2
+
+
+def test_dependencies_are_enforced_by_the_validator():
+    tools = [{"name": "f", "parameters": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                                          "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "dependencies": {"a": ["b"]}}}]
+    g = compile_tools(tools, format="json")
+    assert [n.keyword for n in g.unenforced] == ["dependentRequired"]
+    with pytest.raises(ToolCallError, match="dependency"):
+        parse_calls('{"name": "f", "arguments": {"a": "x"}}', g)
+    assert parse_calls('{"name": "f", "arguments": {"a": "x", "b": "y"}}', g)[0].arguments == {"a": "x", "b": "y"}
+
+
+def test_free_form_argument_map_accepts_its_keys():
+    tools = [{"name": "f", "parameters": {"type": "object", "additionalProperties": {"type": "string"}}}]
+    (call,) = parse_calls('{"name": "f", "arguments": {"my_service": "up"}}', tools, format="json")
+    assert call.arguments == {"my_service": "up"}
+    with pytest.raises(ToolCallError) as ei:
+        parse_calls('{"name": "f", "arguments": {"my_service": 1}}', tools, format="json")
+    assert ei.value.kind == "type" and ei.value.pointer == "/0/arguments/my_service"
+
+
+def test_pattern_keys_are_arguments_and_others_are_unknown():
+    tools = [{"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}},
+                                          "patternProperties": {"^x_[a-z]+$": {"type": "integer"}}}}]
+    g = compile_tools(tools, format="json")
+    assert g.accepts('{"name": "f", "arguments": {"a": 1, "x_y": 2}}')
+    assert not g.accepts('{"name": "f", "arguments": {"a": 1, "zz": 2}}')
+    assert parse_calls('{"name": "f", "arguments": {"x_y": 2}}', g)[0].arguments == {"x_y": 2}
+    with pytest.raises(ToolCallError) as ei:
+        parse_calls('{"name": "f", "arguments": {"zz": 2}}', g)
+    assert ei.value.kind == "unknown_argument" and "'^x_[a-z]+$'" in ei.value.message
+    # the closed default (the schema is silent on other keys) is reported with its pointer
+    assert [n.pointer for n in g.capped if n.keyword == "additionalProperties"] == ["/0/parameters/additionalProperties"]
+
+
+def test_strict_raises_for_a_key_pattern_the_grammar_cannot_express():
+    from structcall import UnsupportedSchemaError
+
+    tools = [{"name": "f", "parameters": {"type": "object", "patternProperties": {"^(?!admin)[a-z]+$": {"type": "integer"}}}}]
+    assert any(n.keyword == "patternProperties" for n in compile_tools(tools, format="json").unenforced)
+    with pytest.raises(UnsupportedSchemaError) as ei:
+        compile_tools(tools, format="json", strict=True)
+    assert ei.value.pointer == "/0/parameters/patternProperties/^(?!admin)[a-z]+$"
+
+
+def test_depth_and_no_finite_value_are_schema_errors_with_pointers():
+    s: dict = {"type": "string"}
+    for _ in range(300):
+        s = {"type": "object", "properties": {"x": s}}
+    with pytest.raises(SchemaError, match="nested deeper than 200 levels") as ei:
+        compile_tools([{"name": "f", "parameters": s}])
+    assert ei.value.problems[0].pointer.startswith("/0/parameters/properties/x/properties/x")
+    with pytest.raises(SchemaError, match="no finite value") as ei:
+        compile_tools([{"name": "f", "parameters": {"type": "object", "properties": {"x": {"$ref": "#"}}, "required": ["x"]}}])
+    assert [p.pointer for p in ei.value.problems] == ["/0/parameters"]
+    # recursion with a way out compiles
+    compile_tools([{"name": "f", "parameters": {"type": "object", "properties": {"x": {"$ref": "#"}}}}])
+
+
+def test_pattern_engines():
+    from structcall import patterns
+
+    assert patterns.engine("^(a+)+$") == "re2"
+    assert patterns.engine("^(?=a)b") == "regex"
+    assert patterns.search("^(a+)+$", "a" * 10_000 + "!") is False
+    assert patterns.search(r"^\d+$", "١٢") is False  # ASCII digits, as in the grammar (ECMA-262)
+    with pytest.raises(patterns.PatternUndecided, match="could not be checked safely"):
+        patterns.search("^(?=a)(a+)+$", "a" * 10_000 + "!")
