@@ -16,6 +16,7 @@ __all__ = [
     "generate_batch",
     "stream_generate",
     "ToolCallRetryError",
+    "ToolLogitsProcessor",
     "compile_tools",
     "parse_calls",
     "ToolSpec",
@@ -33,4 +34,8 @@ def __getattr__(name: str):
         from . import decoding
 
         return getattr(decoding, name)
+    if name == "ToolLogitsProcessor":
+        from .decoding.logits_processor import ToolLogitsProcessor
+
+        return ToolLogitsProcessor
     raise AttributeError(f"module 'structcall' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 Layout (each module imports only what stands to its left):
 ``vocab`` (tokenizer bytes) -> ``base`` (backend seam) -> ``*_backend`` (one library each)
--> ``backends`` (pick by name) -> ``loop`` (batched KV-cached decoding, fast-forward)
+-> ``backends`` (pick by name) -> ``loop`` (batched KV-cached decoding, fast-forward) -> ``logits_processor`` (transformers)
 -> ``prompt`` (chat template / tool prompt) -> ``stream`` -> ``generate``.
 """
 
@@ -16,6 +16,7 @@ from structcall.decoding.generate import (
     generate_batch,
     stream_generate,
 )
+from structcall.decoding.logits_processor import ToolLogitsProcessor
 from structcall.decoding.prompt import render_prompt, template_renders_tools
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Matcher",
     "StreamEvent",
     "ToolCallRetryError",
+    "ToolLogitsProcessor",
     "generate",
     "generate_batch",
     "get_backend",

@@ -1,15 +1,29 @@
 """The decoding loop for Hugging Face causal LMs: batched, KV-cached, grammar-masked.
 
-Every sequence has its own matcher (or none, for unconstrained decoding). Each round,
-sequences whose model input is up to date sample one token under their mask; where the
-grammar then forces text (envelope, keys, the rest of a tool name), that text is
-tokenized the way the model's tokenizer would tokenize it (canonical tokenization) and
-appended without sampling. All tokens decided since the last forward pass are fed in one
-multi-token forward pass ("fast-forward"). Sequences in a batch feed different numbers
-of tokens; shorter feeds are left-padded inside the chunk and masked out, so the KV cache
-holds masked holes but every row's last position is real.
+Every sequence has its own matcher (or none, for unconstrained decoding). Each round, a
+sequence whose model input is up to date picks one token under its mask. Where the grammar
+then forces text (envelope, keys, the rest of a tool name), that text becomes a *draft*: it is
+tokenized together with the tail of what the model already wrote (token healing), so the
+draft is what the model's tokenizer would produce for the whole output, and only tokens that
+start exactly where the model's text ends are drafted (when the joint tokenization merges
+across that boundary, nothing is drafted and the model picks the boundary-crossing token).
 
-The grammar never includes EOS: a stop token is allowed exactly when the matcher is
+Drafted tokens are fed in the same multi-token forward pass as the token before them
+("fast-forward"), and the model checks every one of them from the logits that pass returns:
+at each drafted position it picks its own token under the grammar's mask there, exactly as
+step-by-step decoding would (same mask, same sampler, same random draws). A drafted token is
+kept only if the model picks it; at the first disagreement the model's token replaces it and
+the rest of the draft is dropped (the dropped positions become masked holes in the KV cache),
+including at the end of the forced text, where the model may pick a token whose bytes run
+past it. So fast-forward changes how many forward passes decoding takes, never what is
+decoded: the output equals ``fast_forward="off"`` for greedy and for seeded sampling, up to
+floating-point differences between multi-token and one-token forward passes. The one
+exception is forced text that ends the grammar: it is appended unchecked (the text is the
+same whichever tokens spell it).
+
+Sequences in a batch feed different numbers of tokens; shorter feeds are left-padded inside
+the chunk and masked out, so the KV cache holds masked holes but every row's last position is
+real. The grammar never includes EOS: a stop token is allowed exactly when the matcher is
 accepting, and a sequence ends when the grammar can take nothing more.
 """
 
@@ -26,9 +40,12 @@ import torch
 from structcall.decoding.base import DecodingError, Matcher
 from structcall.decoding.vocab import TokenizerInfo
 
-__all__ = ["DecodeStats", "Sequence", "decode", "iter_decode"]
+__all__ = ["DecodeStats", "Sequence", "decode", "draft_tokens", "iter_decode"]
 
 FastForward = Literal["chunk", "stepwise", "off"]
+
+#: tokens of already-written text re-tokenized together with forced text (token healing)
+HEAL_TOKENS = 8
 
 
 @dataclass
@@ -38,12 +55,17 @@ class Sequence:
     prompt_ids: list[int]
     matcher: Matcher | None = None
     seed: int | None = None
+    #: the output tokens (only tokens the model has picked or confirmed; drafts are separate)
     token_ids: list[int] = field(default_factory=list)
-    #: tokens appended by fast-forward rather than sampled
+    #: output tokens that were drafted from forced text and confirmed in a multi-token pass
     forced: int = 0
+    #: drafted tokens the model rejected (each replaced by the model's own token)
+    rejected: int = 0
     #: "grammar" (grammar complete), "eos" (stop token sampled) or "length" (max_new_tokens)
     finish: str | None = None
-    _queue: list[int] = field(default_factory=list, repr=False)
+    _draft: list[int] = field(default_factory=list, repr=False)
+    _draft_masks: list[tuple[np.ndarray, bool]] = field(default_factory=list, repr=False)
+    _fed: int = field(default=0, repr=False)  # tokens of token_ids + _draft given to the model
     _generator: torch.Generator | None = field(default=None, repr=False)
 
 
@@ -86,75 +108,149 @@ def _valid_utf8_prefix(data: bytes) -> str:
         return data[: exc.start].decode("utf-8")
 
 
-def _forced_tokens(seq: Sequence, tokenizer: Any, info: TokenizerInfo, budget: int) -> list[int]:
-    """Consume and return the canonical tokens of the text the grammar forces next.
+def _heal_context(ids: list[int], info: TokenizerInfo) -> list[int]:
+    """The last :data:`HEAL_TOKENS` of ``ids`` after any special token, starting on a
+    character boundary."""
+    tail = ids[-HEAL_TOKENS:]
+    for k in range(len(tail) - 1, -1, -1):
+        if tail[k] in info.special_ids or tail[k] >= info.vocab_size:
+            tail = tail[k + 1:]
+            break
+    while tail and (info.token_bytes[tail[0]][:1] or b"\x00")[0] & 0xC0 == 0x80:
+        tail = tail[1:]  # starts inside a character
+    return tail
 
-    The forced text is tokenized in context (after the previous token's text, so a merge
-    across the boundary is seen); the last token is held back unless the grammar ends
-    there, because it could merge with whatever the model writes next.
+
+def draft_tokens(tokenizer: Any, info: TokenizerInfo, context: list[int], forced: bytes) -> list[int]:
+    """The tokens the tokenizer would write for ``forced`` right after the tokens ``context``.
+
+    ``forced`` (its longest valid UTF-8 prefix) is tokenized together with the text of the
+    last few context tokens, and the tokens that start exactly where the context ends are
+    returned. When the joint tokenization has a token that crosses that point, the answer is
+    ``[]``: the model, not the draft, picks the token that spans the boundary. Tokens after
+    the first one that spells different bytes than ``forced`` (a normalizing tokenizer) are
+    dropped.
     """
-    matcher = seq.matcher
-    assert matcher is not None
-    if budget <= 0:
-        return []
-    text = _valid_utf8_prefix(matcher.forced_bytes())
+    text = _valid_utf8_prefix(forced)
     if not text:
         return []
-    ids: list[int] | None = None
-    if seq.token_ids:
-        last = seq.token_ids[-1]
-        try:
-            prev = info.token_bytes[last].decode("utf-8")
-        except UnicodeDecodeError:
-            prev = ""
-        if prev and last not in info.special_ids:
-            both = tokenizer.encode(prev + text, add_special_tokens=False)
-            if both and both[0] == last:
-                ids = both[1:]
-    if ids is None:
-        ids = tokenizer.encode(text, add_special_tokens=False)
-    ids = ids[:budget]
-    for k, token in enumerate(ids):
-        if token >= info.vocab_size or not info.text_allowed[token]:
-            ids = ids[:k]
+    tail = _heal_context(context, info)
+    head = info.decode_bytes(tail)
+    try:
+        head_text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        head, head_text = b"", ""
+    ids = tokenizer.encode(head_text + text, add_special_tokens=False)
+    want = text.encode("utf-8")
+    pos, start = 0, None
+    for k, t in enumerate(ids):
+        if pos == len(head):
+            start = k
             break
-    n = matcher.consume(ids)
-    ids = ids[:n]
-    if ids and not matcher.is_terminated():
-        matcher.rollback(1)
-        ids = ids[:-1]
-    return ids
+        if pos > len(head) or t >= info.vocab_size:
+            return []
+        pos += len(info.token_bytes[t])
+    if start is None:
+        return []
+    out: list[int] = []
+    at = 0
+    for t in ids[start:]:
+        piece = info.token_bytes[t] if t < info.vocab_size else b""
+        if not piece or want[at:at + len(piece)] != piece:
+            break
+        out.append(t)
+        at += len(piece)
+    return out
 
 
-def _after_token(seq: Sequence, token: int, tokenizer: Any, info: TokenizerInfo,
-                 max_new_tokens: int, fast_forward: FastForward) -> list[int]:
-    """Commit a sampled token (and any forced tokens after it); return the new tokens."""
+def _draft(seq: Sequence, tokenizer: Any, info: TokenizerInfo, budget: int) -> None:
+    """Draft the forced text after ``seq``'s output (consumed by the matcher, with the mask at
+    each drafted position kept for the model's check). Forced text that ends the grammar is
+    committed at once."""
+    matcher = seq.matcher
+    assert matcher is not None and not seq._draft
+    if budget <= 0:
+        return
+    ids = draft_tokens(tokenizer, info, seq.prompt_ids + seq.token_ids, matcher.forced_bytes())
+    words = (info.vocab_size + 31) // 32
+    for token in ids[:budget]:
+        if not info.text_allowed[token]:
+            break
+        bits = np.zeros(words, dtype=np.int32)
+        matcher.fill_bitmask(bits)
+        accepting = matcher.is_accepting()
+        if matcher.consume([token]) != 1:
+            break
+        seq._draft.append(token)
+        seq._draft_masks.append((bits, accepting))
+        if matcher.is_terminated():
+            break
+    if seq._draft and matcher.is_terminated():
+        seq.token_ids += seq._draft
+        seq.forced += len(seq._draft)
+        seq._draft, seq._draft_masks = [], []
+
+
+def _commit(seq: Sequence, token: int, tokenizer: Any, info: TokenizerInfo,
+            max_new_tokens: int, fast_forward: FastForward) -> None:
+    """Append the model's token, then draft any forced text after it."""
     if token in info.stop_ids:
         seq.finish = "eos"
-        return []
+        return
     if seq.matcher is not None and seq.matcher.consume([token]) != 1:
         raise DecodingError(f"the matcher rejected token {token} that its own mask allowed")
     seq.token_ids.append(token)
-    seq._queue.append(token)
-    new = [token]
-    new += _maybe_forced(seq, tokenizer, info, max_new_tokens, fast_forward)
-    return new
+    _settle(seq, tokenizer, info, max_new_tokens, fast_forward)
 
 
-def _maybe_forced(seq: Sequence, tokenizer: Any, info: TokenizerInfo,
-                  max_new_tokens: int, fast_forward: FastForward) -> list[int]:
-    forced: list[int] = []
-    if seq.matcher is not None:
-        if fast_forward != "off" and not seq.matcher.is_terminated():
-            forced = _forced_tokens(seq, tokenizer, info, max_new_tokens - len(seq.token_ids))
-            seq.token_ids += forced
-            seq._queue += forced
-            seq.forced += len(forced)
-        if seq.matcher.is_terminated():
-            seq.finish = "grammar"
-    if seq.finish is None and len(seq.token_ids) >= max_new_tokens:
+def _settle(seq: Sequence, tokenizer: Any, info: TokenizerInfo,
+            max_new_tokens: int, fast_forward: FastForward) -> None:
+    if seq.matcher is not None and not seq.matcher.is_terminated() and fast_forward != "off":
+        _draft(seq, tokenizer, info, max_new_tokens - len(seq.token_ids))
+    _check_finish(seq, max_new_tokens)
+
+
+def _check_finish(seq: Sequence, max_new_tokens: int) -> None:
+    if seq._draft or seq.finish is not None:
+        return
+    if seq.matcher is not None and seq.matcher.is_terminated():
+        seq.finish = "grammar"
+    elif len(seq.token_ids) >= max_new_tokens:
         seq.finish = "length"
-    return forced
+
+
+class _Chooser:
+    """The model's pick at one position: mask (grammar, text tokens, stop tokens when the
+    output may end), then greedy or sampled."""
+
+    def __init__(self, info: TokenizerInfo, temperature: float, top_p: float, stats: DecodeStats):
+        self.info = info
+        self.vocab = info.vocab_size
+        self.text_allowed = torch.from_numpy(info.text_allowed)
+        self.stop_ids = torch.tensor(info.stop_ids, dtype=torch.long)
+        self.temperature, self.top_p, self.stats = temperature, top_p, stats
+        self.bits = np.zeros((1, (self.vocab + 31) // 32), dtype=np.int32)
+
+    def __call__(self, seq: Sequence, index: int, logits: torch.Tensor,
+                 mask: tuple[np.ndarray, bool] | None) -> int:
+        t0 = time.perf_counter()
+        row = logits[: self.vocab].clone()  # embedding rows past the vocabulary never win
+        if seq.matcher is not None:
+            if mask is None:
+                seq.matcher.fill_bitmask(self.bits[0])
+                mask = (self.bits[0], seq.matcher.is_accepting())
+            allowed = _unpack(mask[0][None, :], self.vocab)[0] & self.text_allowed
+            if mask[1]:
+                allowed[self.stop_ids] = True
+            if not bool(allowed.any()):
+                text = self.info.decode_bytes(seq.token_ids).decode("utf-8", "replace")
+                raise DecodingError(
+                    f"sequence {index}: the grammar allows no token after {text!r} "
+                    "(dead end: the tokenizer cannot spell what the grammar requires)"
+                )
+            row.masked_fill_(~allowed, float("-inf"))
+        self.stats.mask_s += time.perf_counter() - t0
+        return _sample(row, self.temperature, self.top_p, seq._generator)
 
 
 class _Model:
@@ -172,7 +268,8 @@ class _Model:
         except StopIteration:  # pragma: no cover
             self.device = torch.device("cpu")
 
-    def forward(self, feeds: list[list[int]]) -> torch.Tensor:
+    def forward(self, feeds: list[list[int]], keep: int) -> torch.Tensor:
+        """Feed each row its tokens; logits (rows, ``keep``, vocab) of the last ``keep`` positions."""
         width = max(len(f) for f in feeds)
         ids = torch.full((len(feeds), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(feeds), width), dtype=torch.long)
@@ -183,17 +280,24 @@ class _Model:
         positions = (self.attn.cumsum(dim=1) - 1).clamp(min=0)[:, -width:]
         kwargs: dict[str, Any] = {}
         if self.keep_last:
-            kwargs["logits_to_keep"] = 1
-        out = self.model(
-            input_ids=ids.to(self.device),
-            attention_mask=self.attn.to(self.device),
-            position_ids=positions.to(self.device),
-            past_key_values=self.cache,
-            use_cache=True,
-            **kwargs,
-        )
+            kwargs["logits_to_keep"] = keep
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=ids.to(self.device),
+                attention_mask=self.attn.to(self.device),
+                position_ids=positions.to(self.device),
+                past_key_values=self.cache,
+                use_cache=True,
+                **kwargs,
+            )
         self.cache = out.past_key_values
-        return out.logits[:, -1, :].float().cpu()
+        return out.logits[:, -keep:, :].float().cpu()
+
+    def drop_last(self, row: int, n: int) -> None:
+        """Mask out the last ``n`` fed positions of ``row`` (rejected draft tokens)."""
+        assert self.attn is not None
+        if n:
+            self.attn[row, -n:] = 0
 
     def keep(self, rows: list[int]) -> None:
         index = torch.tensor(rows, dtype=torch.long)
@@ -214,13 +318,15 @@ def iter_decode(
     fast_forward: FastForward = "chunk",
     stats: DecodeStats | None = None,
 ) -> Iterator[list[tuple[int, list[int]]]]:
-    """Decode ``seqs`` in one batch; after every round yield ``[(seq_index, new_tokens), ...]``.
+    """Decode ``seqs`` in one batch; after every round yield ``[(seq_index, new_tokens), ...]``
+    (only tokens the model has picked or confirmed: a draft is never yielded before its check).
 
-    ``fast_forward``: ``"chunk"`` feeds forced tokens in one multi-token forward pass;
-    ``"stepwise"`` appends the same forced tokens but feeds them one pass each (the
-    reference the fast path is tested against); ``"off"`` never forces: the model picks
-    every token under the mask. ``temperature <= 0`` is greedy. Each sequence samples
-    from its own ``torch.Generator`` seeded with ``Sequence.seed``.
+    ``fast_forward``: ``"chunk"`` drafts forced text and feeds it in one multi-token forward
+    pass with the token before it, the model confirming each drafted token from that pass's
+    logits; ``"stepwise"`` drafts the same tokens but feeds them one pass each (a reference for
+    the batching); ``"off"`` drafts nothing: one pass per token. All three decode the same
+    output. ``temperature <= 0`` is greedy. Each sequence samples from its own
+    ``torch.Generator`` seeded with ``Sequence.seed``.
     """
     if fast_forward not in ("chunk", "stepwise", "off"):
         raise ValueError(f"fast_forward must be 'chunk', 'stepwise' or 'off', not {fast_forward!r}")
@@ -228,11 +334,7 @@ def iter_decode(
         raise ValueError(f"top_p must be in (0, 1], not {top_p}")
     stats = stats if stats is not None else DecodeStats()
     start = time.perf_counter()
-    vocab = info.vocab_size
-    words = (vocab + 31) // 32
-    bitmask = np.zeros((len(seqs), words), dtype=np.int32)
-    text_allowed = torch.from_numpy(info.text_allowed)
-    stop_ids = torch.tensor(info.stop_ids, dtype=torch.long)
+    choose = _Chooser(info, temperature, top_p, stats)
 
     first: list[tuple[int, list[int]]] = []
     for i, seq in enumerate(seqs):
@@ -243,74 +345,78 @@ def iter_decode(
         if max_new_tokens <= 0:
             seq.finish = "length"
             continue
-        forced = _maybe_forced(seq, tokenizer, info, max_new_tokens, fast_forward)
-        if forced:
-            first.append((i, forced))
+        _settle(seq, tokenizer, info, max_new_tokens, fast_forward)
+        if seq.token_ids:  # forced text that ends the grammar
+            first.append((i, list(seq.token_ids)))
     if first:
         yield first
 
-    def take(seq: Sequence) -> list[int]:
-        if fast_forward == "chunk":
-            feed, seq._queue = seq._queue, []
-        else:
-            feed, seq._queue = seq._queue[:1], seq._queue[1:]
-        return feed
+    def feed(seq: Sequence) -> list[int]:
+        full = seq.token_ids + seq._draft
+        end = len(full) if fast_forward == "chunk" else min(len(full), seq._fed + 1)
+        out = full[seq._fed:end]
+        seq._fed = end
+        return out
+
+    def decide(row: int, i: int, logits: torch.Tensor, runner: _Model) -> list[int]:
+        """Check the row's fed drafts and pick its next token from this pass's logits."""
+        seq, new = seqs[i], []
+        while seq.finish is None:
+            j = len(seq.token_ids)  # the position to decide; its logits come from position j - 1
+            if j > seq._fed:
+                break  # the token before it is not fed yet
+            at = logits[row, logits.shape[1] - 1 - (seq._fed - j)]
+            if seq._draft:
+                token = choose(seq, i, at, seq._draft_masks[0])
+                if token == seq._draft[0]:
+                    seq.token_ids.append(seq._draft.pop(0))
+                    seq._draft_masks.pop(0)
+                    seq.forced += 1
+                    new.append(token)
+                    _check_finish(seq, max_new_tokens)
+                    continue
+                seq.rejected += len(seq._draft)
+                seq.matcher.rollback(len(seq._draft))  # type: ignore[union-attr]
+                runner.drop_last(row, seq._fed - j)
+                seq._fed = j
+                seq._draft, seq._draft_masks = [], []
+            else:
+                token = choose(seq, i, at, None)
+            _commit(seq, token, tokenizer, info, max_new_tokens, fast_forward)
+            if seq.finish != "eos":
+                new.append(token)
+                new += seq.token_ids[j + 1:]  # forced text that ended the grammar
+        return new
+
+    def keep_for(seq: Sequence) -> int:
+        return seq._fed - len(seq.token_ids) + 1
 
     active = [i for i, s in enumerate(seqs) if s.finish is None]
     runner = _Model(model, info.pad_id)
-    if active:
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            logits = runner.forward([seqs[i].prompt_ids + take(seqs[i]) for i in active])
-        stats.prefill_s += time.perf_counter() - t0
-        stats.forward_passes += 1
-
+    prefill = True
     while active:
-        sampling = [row for row, i in enumerate(active) if not seqs[i]._queue]
-        round_new: list[tuple[int, list[int]]] = []
-        if sampling:
-            t0 = time.perf_counter()
-            rows_logits = logits[sampling]
-            if rows_logits.shape[1] > vocab:
-                rows_logits[:, vocab:] = float("-inf")  # embedding rows with no token behind them
-            constrained = [k for k, row in enumerate(sampling) if seqs[active[row]].matcher is not None]
-            if constrained:
-                seq_ids = [active[sampling[k]] for k in constrained]
-                for i in seq_ids:
-                    seqs[i].matcher.fill_bitmask(bitmask[i])  # type: ignore[union-attr]
-                allowed = _unpack(bitmask[seq_ids], vocab) & text_allowed
-                for k, i in enumerate(seq_ids):
-                    if seqs[i].matcher.is_accepting():  # type: ignore[union-attr]
-                        allowed[k, stop_ids] = True
-                    if not bool(allowed[k].any()):
-                        text = info.decode_bytes(seqs[i].token_ids).decode("utf-8", "replace")
-                        raise DecodingError(
-                            f"sequence {i}: the grammar allows no token after {text!r} "
-                            "(dead end: the tokenizer cannot spell what the grammar requires)"
-                        )
-                masked = rows_logits[constrained, :vocab].masked_fill(~allowed, float("-inf"))
-                rows_logits[constrained, :vocab] = masked
-            stats.mask_s += time.perf_counter() - t0
-            for k, row in enumerate(sampling):
-                seq = seqs[active[row]]
-                token = _sample(rows_logits[k], temperature, top_p, seq._generator)
-                new = _after_token(seq, token, tokenizer, info, max_new_tokens, fast_forward)
-                if new:
-                    round_new.append((active[row], new))
+        feeds = [(seqs[i].prompt_ids if prefill else []) + feed(seqs[i]) for i in active]
+        keep = max(keep_for(seqs[i]) for i in active)
+        t0 = time.perf_counter()
+        logits = runner.forward(feeds, keep)
+        if prefill:
+            stats.prefill_s += time.perf_counter() - t0
+        else:
+            stats.forward_s += time.perf_counter() - t0
+        stats.forward_passes += 1
+        prefill = False
+        round_new = []
+        for row, i in enumerate(active):
+            new = decide(row, i, logits, runner)
+            if new:
+                round_new.append((i, new))
         if round_new:
             yield round_new
         still = [row for row, i in enumerate(active) if seqs[i].finish is None]
-        if not still:
-            break
         if len(still) < len(active):
-            runner.keep(still)
+            if still:
+                runner.keep(still)
             active = [active[row] for row in still]
-            logits = logits[still]
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            logits = runner.forward([take(seqs[i]) for i in active])
-        stats.forward_s += time.perf_counter() - t0
-        stats.forward_passes += 1
     stats.total_s += time.perf_counter() - start
 
 
