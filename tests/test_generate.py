@@ -56,7 +56,7 @@ def test_sampled_constrained_outputs_are_valid_and_honour_options(backend, fmt, 
             results = generate_batch(
                 tiny_model, tiny_tokenizer, _requests(4), TOOLS, tool_choice=choice,
                 parallel_tool_calls=parallel, format=fmt, backend=backend, temperature=1.0,
-                seed=11, max_new_tokens=160, **SMALL,
+                seed=11, max_new_tokens=320, **SMALL,
             )
             for r in results:
                 where = f"{choice}/parallel={parallel}: {r.text!r}"
