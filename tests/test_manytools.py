@@ -223,3 +223,25 @@ def test_generate_with_top_k_restricts_or_opens_the_grammar(tiny_model, tiny_tok
     with pytest.raises(ValueError, match="top_k must be a positive integer"):
         generate(tiny_model, tiny_tokenizer, ask, TOOLS, top_k=0)
 
+
+
+def test_many_tools_evaluation_tool_sets_and_cells():
+    from benchmarks.manytools_eval import build_cells, tool_sets, wilson
+
+    library = bfcl_library(300)[0]
+    items = bfcl_multiple_items()[:20]
+    for item in items:
+        gold = {next(iter(g)).replace(".", "_") for g in item["ground_truth"]}
+        for n in (3, 10, 30):
+            tools = tool_sets(item, library, n, seed=0)
+            names = [t["name"].replace(".", "_") for t in tools]
+            assert len(names) == n == len(set(names)) and gold <= set(names)
+            assert tools == tool_sets(item, library, n, seed=0)  # seeded
+            own = {t["name"] for t in item["tools"]}
+            assert all(t in item["tools"] or t["name"] not in own for t in tools)
+    cells = build_cells([3, 10], ["full", "retrieval"], 3, [10], ["free", "constrained"])
+    assert cells == [(3, "full", "constrained"), (10, "full", "free"), (10, "full", "constrained"),
+                     (10, "retrieval", "free"), (10, "retrieval", "constrained")]
+    lo, hi = wilson(8, 10)
+    assert (round(lo, 3), round(hi, 3)) == (0.49, 0.943)  # the Wilson 95% interval of 8/10
+    assert wilson(0, 0) == (0.0, 1.0)
