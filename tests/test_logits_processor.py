@@ -133,3 +133,17 @@ def test_smollm2_equals_generate_without_fast_forward(smollm2):
                        max_new_tokens=48, **OPTS)
         assert text == ref.text
         assert ref.tool_calls
+
+
+def test_readme_example_runs():
+    import contextlib
+    import io
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### With transformers `model.generate`: `ToolLogitsProcessor`"):]
+    code = section[section.index("```python") + 9: section.index("```", section.index("```python") + 9)]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+    assert buf.getvalue().strip() == "get_weather"
