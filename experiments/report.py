@@ -343,7 +343,7 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
              f"- Decoding: greedy, max {c.eval.max_new_tokens} new tokens, `tool_choice=auto`, parallel calls allowed, "
              f"through `structcall.generate_batch`; free = no mask, repaired = the free output after the deterministic repair "
              f"(lenient parser + nearest in-context tool name), constrained = grammar mask ({c.eval.backend}, fast-forward "
-             f"{'on' if c.eval.fast_forward else 'off, so the mask is the only difference'}).", "",
+             f"{'on: drafted forced tokens confirmed by the model, output identical to step-by-step decoding (benchmarks.fastforward_check), so the mask is the only difference' if c.eval.fast_forward else 'off, so the mask is the only difference'}).", "",
              "## Power gates", "", *_gates_lines(summary["gates"]), "",
              "## Call items: validity x accuracy-when-valid, per regime (all seeds pooled)", "",
              "Call accuracy = validity x accuracy-when-valid; a valid call is a parsed, schema-valid call (text replies are "
