@@ -51,7 +51,8 @@ class GenerationResult:
             output that ended) or ``"length"`` (``max_new_tokens`` reached).
         content: the text before the calls (the whole text for a text answer), or None.
         prompt_tokens, completion_tokens: token counts (the stop token is not counted).
-        forced_tokens: completion tokens appended by fast-forward instead of sampled.
+        forced_tokens: completion tokens drafted from grammar-forced text and confirmed by the model
+            in a multi-token forward pass (fast-forward) instead of one pass each.
         timings: seconds: ``prompt`` (render + tokenize), ``compile`` (grammar + backend,
             ~0 when cached), ``decode`` (the whole decoding batch), ``prefill``, ``mask``
             (computing and applying masks), ``parse``, ``total``; ``forward_passes`` counts
@@ -339,7 +340,9 @@ def generate(
         retries: on an invalid output, re-ask up to this many times with the validator's
             feedback; if every attempt fails raise :class:`ToolCallRetryError` (carrying all
             attempts). With 0 the invalid result is returned.
-        fast_forward: append grammar-forced text as canonical tokens in one forward pass.
+        fast_forward: feed grammar-forced text in multi-token forward passes, drafted with token
+            healing and confirmed token by token by the model: the same output as ``False``, in
+            fewer forward passes.
         max_calls, strict, allow_think, limits: passed to ``compile_tools`` (``limits`` caps
             values the schema leaves unbounded; see ``structcall.schema.Limits``).
         lenient: parse with the core parser's repairs (code fences, trailing text, ...).
