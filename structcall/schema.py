@@ -976,10 +976,53 @@ class SchemaCompiler:
 
     def _other_key(self, declared, pointer: str) -> Node:
         """A JSON string key that is none of `declared` (so an additional property never
-        repeats a declared one), at most max_string_length characters (a cap, recorded)."""
+        repeats a declared one), about max_string_length characters at most (a cap, recorded).
+
+        Over the trie of the declared keys, a key that is not one of them is either a proper
+        prefix of one (F), or a trie path followed by a character that leaves the trie and then
+        anything (G, then A*). The escapes of quotes, backslashes and control characters leave
+        the trie at every node when no declared key holds such a character, so they are written
+        once (T, then ESC) instead of at every node: the rule stays small for many keys."""
         cap = self.limits.max_string_length
-        self.note_cap(f"{pointer}/additionalProperties", "maxLength", f"keys of additional properties limited to {cap} characters")
+        self.note_cap(f"{pointer}/additionalProperties", "maxLength", f"keys of additional properties limited to about {cap} characters")
         anychar = encode_class(_ANY_DECODED, self.syntax)
+        if any(ord(c) < 0x20 or c in '"\\' for k in declared for c in k):
+            return self._other_key_exact(declared, cap, anychar)
+        trie: dict = {}
+        for k in declared:
+            t = trie
+            for c in k:
+                t = t.setdefault(c, {})
+            t[None] = True
+        # characters that are written as themselves in a JSON string, less the trie's next ones
+        cuts = [(0, 0x1F), (34, 34), (92, 92)]
+
+        def kids(t):
+            return [c for c in t if c is not None]
+
+        def f(t) -> Node | None:  # proper prefixes of declared keys that are not keys
+            parts = [] if t.get(None) else [EMPTY]
+            for c in kids(t):
+                sub = f(t[c])
+                if sub is not None:
+                    parts.append(seq(Lit(c), sub))
+            return alt(*parts) if parts else None
+
+        def g(t) -> Node:  # a trie path, then a plain character that leaves the trie
+            leave = Chars.of(cuts + [(ord(c), ord(c)) for c in kids(t)], negated=True)
+            return alt(leave, *[seq(Lit(c), g(t[c])) for c in kids(t)])
+
+        def paths(t) -> Node:  # every trie path, the empty one included
+            return alt(EMPTY, *[seq(Lit(c), paths(t[c])) for c in kids(t)])
+
+        esc = alt(Lit('\\"'), Lit("\\\\"), _ALL_CONTROL_ESCAPES)
+        body = seq(alt(g(trie), seq(paths(trie), esc)), Rep(anychar, 0, cap - 1))
+        fin = f(trie)
+        return seq(Lit('"'), alt(fin, body) if fin is not None else body, Lit('"'))
+
+    def _other_key_exact(self, declared, cap: int, anychar: Node) -> Node:
+        """`_other_key` for declared keys that hold quotes, backslashes or control characters
+        (each trie node lists the encodings that leave it)."""
         trie: dict = {}
         for k in declared:
             t = trie
@@ -987,7 +1030,7 @@ class SchemaCompiler:
                 t = t.setdefault(c, {})
             t[None] = True
 
-        def rest(t: dict, d: int) -> Node:  # key suffixes after the prefix that led to `t`
+        def rest(t: dict, d: int) -> Node:
             parts: list[Node] = [] if t.get(None) else [EMPTY]
             kids = [c for c in t if c is not None]
             if d < cap:
