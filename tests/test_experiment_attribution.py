@@ -148,3 +148,35 @@ def test_decision_metrics_on_known_counts():
                               [row("a", 0, f"n{i}", expect="no_call") for i in range(10)])
     assert always["d_prime"] == pytest.approx(0) and always["criterion"] < 0 and always["auc"] == pytest.approx(0.5)
     assert decision_metrics([row("a", 0, "c0")])["d_prime"] is None
+
+
+def test_baselines_and_the_repaired_regime_from_stored_outputs():
+    from experiments.data import target_text
+    from experiments.evaluation import rescore
+    from experiments.report import baseline_rows, power_gates
+    from experiments.tasks import ToolTasks
+
+    items = [{**ex, "suite": "own"} for ex in ToolTasks("eval", 16)]
+    rows = baseline_rows(items, [0, 1], "hermes")
+    assert len(rows) == 2 * 2 * 3 * 16
+    text = [r for r in rows if r["arm"] == "always_text" and r["regime"] == "free" and r["seed"] == 0]
+    assert all(r["ast"] == (r["subtask"] == "irrelevance") for r in text)  # answers need their facts
+    assert all(r["labels"] == ["text_not_call"] for r in text if r["expect"] == "call")
+    first = [r for r in rows if r["arm"] == "first_tool" and r["regime"] == "free" and r["seed"] == 0]
+    assert all(r["decision"] == "call" and not r["ast"] for r in first)
+    # stored free outputs: a misspelled gold answer is wrong as written and right once repaired
+    call = next(ex for ex in items if ex["expect"] == "call" and len(ex["gold_calls"]) == 1)
+    gold = target_text(call, "hermes")
+    bad = gold.replace(call["gold_calls"][0]["name"], call["gold_calls"][0]["name"].replace("_", ""), 1)
+    stored = [{"arm": "sft", "seed": 0, "regime": regime, "item": call["id"], "subtask": call["subtask"], "text": bad,
+               "finish_reason": "stop"} for regime in ("free", "constrained")]
+    out = rescore(stored, items, "hermes")
+    by = {r["regime"]: r for r in out}
+    assert set(by) == {"free", "repaired", "constrained"}
+    assert (by["free"]["ast"], by["free"]["repairable"], by["repaired"]["ast"]) == (False, True, True)
+    assert by["free"]["labels"] == ["misspelled_tool"]
+    with pytest.raises(KeyError, match="no eval item"):
+        rescore([{**stored[0], "item": "nope"}], items, "hermes")
+    m = {"sft": {"free": {"overall": {"format_failure_rate": 0.3, "accuracy_when_valid": 0.1}}}}
+    g = power_gates(m)
+    assert g["format_failure_rate"]["pass"] and not g["accuracy_when_valid"]["pass"]
