@@ -13,7 +13,6 @@ import numpy as np
 from .attribution import ATTRIBUTION_REGIMES, COMPARISONS, attribute, constraint_effects, matrix
 from .config import to_dict
 from .evaluation import REGIMES, decision_metrics, metrics, score
-from .tasks import SUBTASKS
 from .verifier import DECISION_LABELS, FAMILIES, FORMAT_LABELS, LABELS, SEMANTIC_LABELS
 
 __all__ = ["write_report", "summarize", "summary_table", "baseline_rows", "power_gates", "versions", "hardware"]

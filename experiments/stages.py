@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .models import build_tiny, count_parameters, device_name, load_causal_lm, save_model, train_task_tokenizer
-from .training import TrainSettings, pretrain_lm, steps_for, train_dpo, train_sft
+from .models import build_tiny, count_parameters, device_name, load_causal_lm, train_task_tokenizer
+from .training import pretrain_lm, train_dpo, train_sft
 
 __all__ = ["render", "build_bases", "run_teacher", "text_rows", "sample_student", "train_arm", "eval_items", "eval_model"]
 

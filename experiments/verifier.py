@@ -34,7 +34,6 @@ calls match order-free, all or nothing.
 from __future__ import annotations
 
 import difflib
-import itertools
 import json
 import math
 import re
