@@ -15,11 +15,11 @@ from .grammar import Alt, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, seq,
 from .schema import Limits, SchemaCompiler, SchemaNote, is_identifier
 from .tools import ToolSpec, closest, normalize_tools
 
-__all__ = ["compile_tools", "ToolGrammar", "DEFAULT_MAX_CALLS", "normalize_tool_choice", "cache_info", "clear_cache"]
+__all__ = ["compile_tools", "ToolGrammar", "ToolChoice", "DEFAULT_MAX_CALLS", "normalize_tool_choice", "cache_info", "clear_cache"]
 
 DEFAULT_MAX_CALLS = 16
 """Cap on parallel calls when `max_calls` is not given (reported in `ToolGrammar.capped`)."""
-_VERSION = "1"  # bump when the grammar construction changes
+_VERSION = "2"  # bump when the grammar construction changes
 _CACHE_SIZE = 256
 
 
@@ -50,12 +50,52 @@ def clear_cache() -> None:
         _raw_cache.clear()
 
 
-def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> str:
-    """'auto' | 'required' | 'none' | a tool name (from a name, or the OpenAI Chat/Responses
-    named-function shapes)."""
+@dataclass(frozen=True)
+class ToolChoice:
+    """A tool choice as a typed value: ``mode`` is ``"auto"``, ``"required"``, ``"none"`` or
+    ``"function"`` (exactly one call of the tool ``name``). The OpenAI dict shape
+    ``{"type": "function", "function": {"name": ...}}`` always means the named tool, so a tool
+    called ``none``, ``auto`` or ``required`` can be chosen by name."""
+
+    mode: str
+    name: str | None = None
+
+    def __post_init__(self):
+        if self.mode not in ("auto", "required", "none", "function"):
+            raise ValueError(f"ToolChoice mode must be 'auto', 'required', 'none' or 'function', got {self.mode!r}")
+        if (self.mode == "function") != isinstance(self.name, str):
+            raise ValueError("ToolChoice: a name goes with mode='function' and only with it")
+
+    @property
+    def named(self) -> bool:
+        return self.mode == "function"
+
+    @property
+    def allows_text(self) -> bool:
+        return self.mode in ("auto", "none")
+
+    @property
+    def requires_call(self) -> bool:
+        return self.mode in ("required", "function")
+
+    def __str__(self) -> str:
+        return self.name if self.named else self.mode
+
+    def key(self) -> str:
+        return f"{self.mode}:{self.name or ''}"
+
+
+def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> ToolChoice:
+    """The typed `ToolChoice` of 'auto' | 'required' | 'none' | a tool name (a plain string
+    other than the three modes) | the OpenAI Chat/Responses named-function shapes (always a
+    tool name) | a `ToolChoice`."""
     if tool_choice is None:
-        return "auto"
-    if isinstance(tool_choice, dict):
+        return ToolChoice("auto")
+    if isinstance(tool_choice, ToolChoice):
+        if not tool_choice.named:
+            return tool_choice
+        name = tool_choice.name
+    elif isinstance(tool_choice, dict):
         if tool_choice.get("type") == "function":
             fn = tool_choice.get("function")
             name = fn.get("name") if isinstance(fn, dict) else tool_choice.get("name")
@@ -66,20 +106,21 @@ def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> str:
                 f"tool_choice {tool_choice!r} is not understood: use 'auto', 'required', 'none', a tool name, "
                 "or {'type': 'function', 'function': {'name': ...}}"
             )
-        tool_choice = name
-    if not isinstance(tool_choice, str):
+    elif isinstance(tool_choice, str):
+        if tool_choice in ("auto", "required", "none"):
+            return ToolChoice(tool_choice)
+        name = tool_choice
+    else:
         raise ValueError(f"tool_choice must be a string or dict, got {type(tool_choice).__name__}")
-    if tool_choice in ("auto", "required", "none"):
-        return tool_choice
     names = {s.name: s for s in specs}
     by_original = {s.original_name: s for s in specs}
-    if tool_choice in names:
-        return tool_choice
-    if tool_choice in by_original:
-        return by_original[tool_choice].name
+    if name in names:
+        return ToolChoice("function", name)
+    if name in by_original:
+        return ToolChoice("function", by_original[name].name)
     raise ValueError(
-        f"tool_choice names the function {tool_choice!r}, which is not among the tools "
-        f"({', '.join(sorted(names)) or 'none given'}).{closest(tool_choice, names)}"
+        f"tool_choice names the function {name!r}, which is not among the tools "
+        f"({', '.join(sorted(names)) or 'none given'}).{closest(name, names)}"
     )
 
 
@@ -111,26 +152,34 @@ def _strip_prefix(g: Grammar, node: Node, prefix: str, depth: int = 0) -> Node:
     raise ValueError(f"internal: cannot strip {prefix!r} from {type(node).__name__}")
 
 
-def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: str, parallel: bool, max_calls: int, strict: bool,
+def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, parallel: bool, max_calls: int, strict: bool,
            limits: Limits, allow_think: bool, max_calls_given: bool) -> tuple[Grammar, list, list]:
     g = Grammar(start="start")
     syntax = "python" if fmt.body == "python" else "json"
     comp = SchemaCompiler(g, syntax=syntax, limits=limits, strict=strict)
-    allowed = specs if choice in ("auto", "required", "none") else [s for s in specs if s.name == choice]
+    allowed = [s for s in specs if s.name == choice.name] if choice.named else specs
     problems: list[Problem] = []
     calls: list[Node] = []
-    if choice != "none":
+    if choice.mode != "none":
         if not allowed:
-            raise ValueError(f"tool_choice={choice!r} needs at least one tool")
+            raise ValueError(f"tool_choice={str(choice)!r} needs at least one tool")
         for spec in allowed:
             try:
+                # the grammar's name, and the tool's own dotted name as BFCL writes it
+                # (`math.factorial`), which the parser maps back to the same tool
+                names = [spec.name]
+                if spec.original_name != spec.name and (
+                        fmt.body != "python" or all(is_identifier(p) for p in spec.original_name.split("."))):
+                    names.append(spec.original_name)
                 if fmt.body == "python":
                     if not is_identifier(spec.name):
                         raise SchemaError([Problem(spec.pointer.rsplit("/parameters", 1)[0] + "/name", f"tool name {spec.name!r} is not a Python identifier, so the pythonic format cannot call it")])
-                    node = seq(Lit(spec.name + "("), comp.compile_kwargs(spec.parameters, spec.pointer), Lit(")"))
+                    node = seq(alt(*[Lit(n) for n in names]), Lit("("), comp.compile_kwargs(spec.parameters, spec.pointer), Lit(")"))
                 else:
-                    head = "{" + json.dumps("name") + ": " + json.dumps(spec.name, ensure_ascii=False) + ", " + json.dumps(fmt.arguments_key) + ": "
-                    node = seq(Lit(head), comp.compile_root(spec.parameters, spec.pointer), Lit("}"))
+                    key = "{" + json.dumps(fmt.name_key) + ": "
+                    name = alt(*[Lit(json.dumps(n, ensure_ascii=False)) for n in names])
+                    node = seq(Lit(key), name, Lit(", " + json.dumps(fmt.arguments_key) + ": "),
+                               comp.compile_root(spec.parameters, spec.pointer), Lit("}"))
             except SchemaError as e:
                 problems.extend(e.problems)
                 continue
@@ -139,32 +188,38 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: str, parallel: bool
         raise SchemaError(problems)
     for name, node in fmt.rules(max_calls).items():
         g.rules[name] = node
-    if choice == "none":
+    if choice.mode == "none":
         g.rules.pop("calls_one"), g.rules.pop("calls_many")
     else:
         g.rules["call"] = alt(*calls)
     # a named tool_choice forces exactly one call of that tool (as OpenAI's API does)
-    many = parallel and max_calls > 1 and choice in ("auto", "required")
+    many = parallel and max_calls > 1 and not choice.named
     calls_ref = Ref("calls_many" if many else "calls_one")
     if fmt.trigger:
         text_only = FreeText(fmt.trigger)
     else:
         text_only = not_opener_text(fmt.opener or "")
-    if choice == "none":
+    no_call = fmt.no_call_node()
+    if no_call is not None:  # the format's own "no call" (an empty list), then the end
+        text_only = alt(text_only, seq(no_call, fmt.tail()))
+    # after the last call: a short bounded run of whitespace, then the end (never a forced
+    # further call: another call needs its full opener)
+    calls_then_end = seq(calls_ref, fmt.tail())
+    if choice.mode == "none":
         body: Node = text_only
-    elif choice != "auto":
-        body = calls_ref
+    elif choice.mode != "auto":
+        body = calls_then_end
     elif fmt.trigger and fmt.text_before_call:
         after = _strip_prefix(g, calls_ref, fmt.trigger)
-        body = alt(text_only, seq(FreeText(fmt.trigger), Lit(fmt.trigger), after))
+        body = alt(text_only, seq(FreeText(fmt.trigger), Lit(fmt.trigger), after, fmt.tail()))
     else:
-        body = alt(text_only, calls_ref)
+        body = alt(text_only, calls_then_end)
     if allow_think:
         think = seq(Lit("<think>"), FreeText("</think>"), Lit("</think>"), Rep(Lit("\n"), 0, 2))
         body = seq(Rep(think, 0, 1), body)
     g.rules["start"] = body
     capped = list(comp.capped)
-    if parallel and choice in ("auto", "required") and not max_calls_given:
+    if parallel and choice.mode in ("auto", "required") and not max_calls_given:
         capped.append(SchemaNote("", "max_calls", f"at most {max_calls} parallel calls (default cap)"))
     g.reachable()  # every referenced rule is defined
     return g, comp.unenforced, capped
@@ -217,7 +272,7 @@ def compile_tools(
     options = {
         "v": _VERSION,
         "format": fmt.name,
-        "tool_choice": choice,
+        "tool_choice": choice.key(),
         "parallel": bool(parallel_tool_calls),
         "max_calls": n_calls,
         "max_calls_given": max_calls is not None,
@@ -268,11 +323,14 @@ class ToolGrammar:
     decoding; `capped` lists default caps the grammar adds.
     """
 
-    def __init__(self, specs, fmt: OutputFormat, choice: str, parallel: bool, max_calls: int, allow_think: bool, compiled: _Compiled):
+    def __init__(self, specs, fmt: OutputFormat, choice: ToolChoice, parallel: bool, max_calls: int, allow_think: bool, compiled: _Compiled):
         self.specs: list[ToolSpec] = specs
         self.output_format = fmt
         self.format: str = fmt.name
-        self.tool_choice: str = choice
+        self.choice: ToolChoice = choice
+        #: the tool choice as a string: the mode, or the chosen tool's name (display only:
+        #: a tool may be called "none"; test `choice` for the mode)
+        self.tool_choice: str = str(choice)
         self.parallel_tool_calls = parallel
         self.max_calls = max_calls
         self.allow_think = allow_think
@@ -285,16 +343,16 @@ class ToolGrammar:
 
     @property
     def text_before_call(self) -> bool:
-        return self.output_format.text_before_call and self.tool_choice == "auto"
+        return self.output_format.text_before_call and self.choice.mode == "auto"
 
     @property
     def allows_text(self) -> bool:
         """Whether a plain-text (no call) answer is in the grammar."""
-        return self.tool_choice in ("auto", "none")
+        return self.choice.allows_text
 
     @property
     def requires_call(self) -> bool:
-        return self.tool_choice not in ("auto", "none")
+        return self.choice.requires_call
 
     @property
     def ir(self) -> Grammar:

@@ -59,6 +59,7 @@ class UnsupportedSchemaError(ValueError):
 
 ERROR_KINDS = (
     "parse",
+    "truncated",
     "unknown_tool",
     "unknown_argument",
     "missing_argument",

@@ -1,132 +1,238 @@
-"""Output formats: one grammar template per format in the package's `grammars/` folder.
+"""Output formats as data: one `OutputFormat` entry per way a model family writes tool calls.
 
-Each template (``grammars/<name>.lark``) is a small Lark-syntax file with a ``// meta: {...}``
-line and two rules, ``calls_one`` (exactly one call) and ``calls_many`` (1..max_calls calls),
-written in terms of ``call`` (one tool call, supplied by the compiler) and ``MAX_MORE``
-(``max_calls - 1``). `load_format` reads and parses it into grammar IR; there is no other
-place where a format's envelope is written down.
+Each entry holds everything about a format - the envelope strings, the separator between
+calls, how arguments are encoded (JSON, Python literals), the trigger that opens the call
+section in free text, how "no call" is written, the system-prompt paragraph that teaches it
+and the chat-template markers that identify it. The grammar builder (`OutputFormat.rules`),
+the renderer (`structcall.render`), the parser (`structcall.parse`), the streaming splitter
+(`structcall.decoding.stream`), the prompt builder (`structcall.decoding.prompt`) and the vLLM
+plugin all read these entries; no other place writes an envelope down. Adding a format is one
+entry in `_ENTRIES` plus its accept/reject table in the tests.
+
+The grammar admits a short bounded run of whitespace (``max_ws`` characters of space, tab or
+newline) wherever real models put it around the envelope: inside a call's tags, around
+separators and after the last call, which is followed only by the end of the output. A
+separator never forces another call: a further call needs its full opener.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
+from dataclasses import dataclass, field
 
 from .grammar import Chars, Lit, Node, Ref, Rep, alt, seq
 
-__all__ = ["OutputFormat", "FORMATS", "load_format", "template_text", "detect_format", "check_format"]
+__all__ = ["OutputFormat", "FORMATS", "load_format", "detect_format", "check_format", "format_table"]
 
-FORMATS = ("json", "hermes", "pythonic", "mistral")
-"""Known output format names."""
+_WS_CHARS = " \t\n"
 
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """A parsed format template.
+    """One output format.
+
+    A call section is ``section_open`` + calls joined by ``separator`` + ``section_close``;
+    each call is ``call_open`` + body + ``call_close``. The strings are the canonical
+    rendering; the grammar also admits up to ``max_ws`` whitespace characters around every
+    envelope piece (the separator's own spaces included).
 
     Attributes:
-        name: the format's name.
-        trigger: text that opens the call section wherever it appears (None: calls must start
-            the output, with one of `opener`'s characters).
-        opener: characters a call section starts with when there is no trigger.
+        name: the format's name (``format=`` everywhere).
+        families: the model families that write it (documentation).
+        body: ``"json"`` (a ``{name_key: ..., arguments_key: {...}}`` object per call) or
+            ``"python"`` (``name(k=v, ...)`` with Python literals).
+        section_open, section_close: text around all the calls ("" for none).
+        call_open, call_close: text around each call ("" for none).
+        separator: canonical text between two calls.
+        name_key, arguments_key: the keys of a JSON call object.
+        trigger: text that opens the call section wherever it appears (None: the calls must
+            start the output, with one of `opener`'s characters).
         text_before_call: whether free text may precede the call section (tool_choice="auto").
-        body: "json" (a JSON object per call) or "python" (``name(k=v, ...)``).
-        arguments_key: key of the arguments in a JSON call object.
-        description: the template's leading comment.
+        bare_single: one call may also be written without the section envelope (json).
+        no_call: the in-format way to say "no call" (e.g. an empty list), or None.
+        instructions: the system-prompt paragraph that teaches the format.
+        system_prompt: a complete tool system prompt of the family's own (``{tools}`` is the
+            JSON list of tools), replacing structcall's default one; None: the default.
+        detect: regexes; a chat template matching any of them writes this format.
+        max_ws: the bound on each run of flexible whitespace.
     """
 
     name: str
-    trigger: str | None
-    opener: str | None
-    text_before_call: bool
+    families: str
     body: str
-    arguments_key: str | None
-    description: str
-    source: str
+    section_open: str
+    section_close: str
+    call_open: str = ""
+    call_close: str = ""
+    separator: str = ", "
+    name_key: str = "name"
+    arguments_key: str | None = "arguments"
+    trigger: str | None = None
+    text_before_call: bool = False
+    bare_single: bool = False
+    no_call: str | None = None
+    instructions: str = ""
+    system_prompt: str | None = None
+    detect: tuple[str, ...] = ()
+    max_ws: int = 4
+    description: str = field(default="", compare=False)
+
+    # -- derived facts
+    @property
+    def opener(self) -> str | None:
+        """Characters a call section can start with, for formats without a trigger."""
+        if self.trigger:
+            return None
+        first = (self.section_open or self.call_open)[:1]
+        chars = first
+        if self.bare_single and self.body == "json":
+            chars += "{"
+        return "".join(dict.fromkeys(chars)) or None
+
+    @property
+    def end_chars(self) -> str:
+        """The last characters a complete call section can end with (before trailing
+        whitespace): where a streamed prefix is worth parsing."""
+        ends = {(self.section_close or self.call_close or "")[-1:]}
+        if self.bare_single or not (self.section_close or self.call_close):
+            ends.add("}" if self.body == "json" else ")")
+        return "".join(sorted(e for e in ends if e))
+
+    def ws(self) -> Node:
+        """A bounded run of flexible whitespace (possibly empty)."""
+        return Rep(Chars.of([(ord(c), ord(c)) for c in _WS_CHARS]), 0, self.max_ws)
+
+    def _one(self) -> Node:
+        ws = self.ws()
+        if self.call_open or self.call_close:
+            return seq(Lit(self.call_open.strip()), ws, Ref("call"), ws, Lit(self.call_close.strip()))
+        return Ref("call")
+
+    def _section(self, max_calls: int) -> Node:
+        ws = self.ws()
+        one = self._one()
+        sep = self.separator.strip()
+        between = seq(ws, Lit(sep), ws) if sep else ws
+        more = Rep(seq(between, one), 0, max(0, max_calls - 1))
+        parts = [Lit(self.section_open.strip())]
+        if self.section_open:
+            parts.append(ws)
+        parts += [one, more]
+        if self.section_close:
+            parts += [ws, Lit(self.section_close.strip())]
+        return seq(*parts)
 
     def rules(self, max_calls: int) -> dict[str, Node]:
-        """The template's rules as grammar IR, with MAX_MORE = max_calls - 1."""
-        return _parse_rules(self.source.replace("MAX_MORE", str(max(0, max_calls - 1))))
+        """Grammar rules ``calls_one`` (exactly one call) and ``calls_many`` (1..max_calls
+        calls), in terms of ``call`` (one call body, supplied by the compiler)."""
+        if self.bare_single:
+            one: Node = self._one()
+            many = alt(one, self._section(max_calls)) if max_calls > 1 else one
+        else:
+            one = self._section(1)
+            many = self._section(max_calls)
+        return {"calls_one": one, "calls_many": many}
+
+    def tail(self) -> Node:
+        """What may follow the last call: bounded whitespace, then the end."""
+        return self.ws()
+
+    def no_call_node(self) -> Node | None:
+        return None if self.no_call is None else Lit(self.no_call)
+
+    def wrap(self, bodies: list[str]) -> str:
+        """Canonical text of a call section holding `bodies` (each one call's body)."""
+        if len(bodies) == 1 and self.bare_single:
+            return bodies[0]
+        calls = [self.call_open + b + self.call_close for b in bodies]
+        return self.section_open + self.separator.join(calls) + self.section_close
 
 
-_META_GRAMMAR = r"""
-?alts: seqn ("|" seqn)*
-seqn: item+
-item: atom QUANT?
-?atom: STRING -> lit
-     | NAME -> ref
-     | "(" alts ")"
-QUANT: "?" | "*" | "+" | /\{[0-9]+(,[0-9]*)?\}/
-NAME: /[a-z_][a-z0-9_]*/
-%import common.ESCAPED_STRING -> STRING
-%import common.WS
-%ignore WS
-"""
+_JSON_HOW = '{"name": <function-name>, "arguments": <args-json-object>}'
 
+_ENTRIES = [
+    OutputFormat(
+        name="json",
+        families="any model prompted for JSON (fallback)",
+        body="json", section_open="[", section_close="]", bare_single=True,
+        instructions=(
+            f"To call a function, answer with only a JSON object {_JSON_HOW}{{parallel}}"
+        ),
+        description="One JSON object per call; several calls as a JSON array of them.",
+    ),
+    OutputFormat(
+        name="hermes",
+        families="Hermes 2 Pro / 3, Qwen2.5, Qwen3, other ChatML models",
+        body="json", section_open="", section_close="", call_open="<tool_call>\n", call_close="\n</tool_call>",
+        separator="\n", trigger="<tool_call>", text_before_call=True,
+        instructions=(
+            "For each function call, return a json object with function name and arguments within "
+            "<tool_call></tool_call> XML tags:\n<tool_call>\n" + _JSON_HOW + "\n</tool_call>"
+        ),
+        detect=(r"<tool_call>(?!\[)",),
+        description="Each call a JSON object in its own <tool_call> block; text may come first.",
+    ),
+    OutputFormat(
+        name="pythonic",
+        families="Llama 3.2 / 3.3 / 4 (pythonic), BFCL's Python answers",
+        body="python", section_open="[", section_close="]",
+        instructions=(
+            "To call functions, answer with only a Python list of calls with keyword arguments: "
+            "[func_name1(param1=value1, param2=value2), func_name2(param=value)]"
+        ),
+        detect=(r"\[func_name1?\(", r"pythonic"),
+        description="A Python list of calls with keyword arguments and Python literal values.",
+    ),
+    OutputFormat(
+        name="mistral",
+        families="Mistral 7B v0.3, Mixtral, Mistral Nemo / Small (pre-v11 tokenizers)",
+        body="json", section_open="[TOOL_CALLS][", section_close="]", trigger="[TOOL_CALLS]",
+        instructions=(
+            "To call functions, answer with [TOOL_CALLS] followed by a JSON array of "
+            f"{_JSON_HOW} objects."
+        ),
+        detect=(r"\[TOOL_CALLS\]",),
+        description="The [TOOL_CALLS] marker, then a JSON array of call objects.",
+    ),
+    OutputFormat(
+        name="smollm2",
+        families="SmolLM2-Instruct (135M / 360M / 1.7B)",
+        body="json", section_open="<tool_call>[", section_close="]</tool_call>", trigger="<tool_call>",
+        no_call="<tool_call>[]</tool_call>",
+        # SmolLM2-Instruct's documented tool prompt (HuggingFaceTB/SmolLM2-1.7B-Instruct,
+        # instructions_function_calling.md), with the tools as a JSON list
+        system_prompt=(
+            "You are an expert in composing functions. You are given a question and a set of possible functions. \n"
+            "Based on the question, you will need to make one or more function/tool calls to achieve the purpose. \n"
+            "If none of the functions can be used, point it out and refuse to answer. \n"
+            "If the given question lacks the parameters required by the function, also point it out.\n\n"
+            "You have access to the following tools:\n<tools>{tools}</tools>\n\n"
+            "The output MUST strictly adhere to the following format, and NO other text MUST be included.\n"
+            "The example format is as follows. Please make sure the parameter type is correct. If no function call "
+            "is needed, please make the tool calls an empty list '[]'.\n"
+            "<tool_call>[\n"
+            '{{"name": "func_name1", "arguments": {{"argument1": "value1", "argument2": "value2"}}}},\n'
+            "... (more tool calls as required)\n"
+            "]</tool_call>"
+        ),
+        instructions=(
+            "To call functions, answer with a JSON list of calls inside one <tool_call></tool_call> block: "
+            f"<tool_call>[{_JSON_HOW}, ...]</tool_call>; for no call, <tool_call>[]</tool_call>."
+        ),
+        detect=(r"SmolLM(?!3)", r"<tool_call>\["),
+        description="SmolLM2's own: a JSON list of calls inside one <tool_call> block; [] = no call.",
+    ),
+]
 
-@lru_cache(maxsize=1)
-def _meta_parser():
-    import lark
+_BY_NAME = {f.name: f for f in _ENTRIES}
 
-    return lark.Lark(_META_GRAMMAR, start="alts", parser="lalr")
-
-
-def _to_ir(tree) -> Node:
-    d = tree.data if hasattr(tree, "data") else None
-    if d == "alts":
-        return alt(*[_to_ir(c) for c in tree.children])
-    if d == "seqn":
-        return seq(*[_to_ir(c) for c in tree.children])
-    if d == "item":
-        node = _to_ir(tree.children[0])
-        if len(tree.children) == 1:
-            return node
-        q = str(tree.children[1])
-        if q == "?":
-            return Rep(node, 0, 1)
-        if q == "*":
-            return Rep(node, 0, None)
-        if q == "+":
-            return Rep(node, 1, None)
-        m = re.fullmatch(r"\{(\d+)(?:,(\d*))?\}", q)
-        lo = int(m.group(1))
-        hi = lo if m.group(2) is None else (int(m.group(2)) if m.group(2) else None)
-        return Rep(node, lo, hi)
-    if d == "lit":
-        return Lit(json.loads(str(tree.children[0])))
-    if d == "ref":
-        return Ref(str(tree.children[0]))
-    raise ValueError(f"bad template node {tree!r}")
-
-
-def _parse_rules(source: str) -> dict[str, Node]:
-    rules: dict[str, Node] = {}
-    for lineno, line in enumerate(source.splitlines(), 1):
-        s = line.strip()
-        if not s or s.startswith("//"):
-            continue
-        m = re.match(r"^([a-z_][a-z0-9_]*)\s*:\s*(.+)$", s)
-        if not m:
-            raise ValueError(f"grammar template line {lineno}: expected 'name: body', got {s!r}")
-        try:
-            rules[m.group(1)] = _to_ir(_meta_parser().parse(m.group(2)))
-        except Exception as e:
-            raise ValueError(f"grammar template line {lineno}: {e}") from None
-    return rules
-
-
-def template_text(name: str) -> str:
-    """The raw text of a format's grammar template (``grammars/<name>.lark``)."""
-    check_format(name)
-    return resources.files("structcall.grammars").joinpath(f"{name}.lark").read_text(encoding="utf-8")
+FORMATS = tuple(_BY_NAME)
+"""Known output format names."""
 
 
 def check_format(name) -> str:
-    if name not in FORMATS:
+    if name not in _BY_NAME:
         hint = difflib.get_close_matches(str(name), FORMATS, n=1)
         raise ValueError(
             f"unknown output format {name!r}; known formats: {', '.join(FORMATS)}"
@@ -135,52 +241,37 @@ def check_format(name) -> str:
     return name
 
 
-@lru_cache(maxsize=None)
 def load_format(name: str) -> OutputFormat:
-    """Load and parse the template of output format `name`."""
-    src = template_text(name)
-    meta_line = next((ln for ln in src.splitlines() if ln.startswith("// meta:")), None)
-    if meta_line is None:
-        raise ValueError(f"grammar template {name}.lark has no '// meta:' line")
-    meta = json.loads(meta_line.split(":", 1)[1])
-    desc = "\n".join(ln[2:].strip() for ln in src.splitlines() if ln.startswith("//") and not ln.startswith("// meta:")).strip()
-    fmt = OutputFormat(
-        name=name,
-        trigger=meta["trigger"],
-        opener=meta["opener"],
-        text_before_call=bool(meta["text_before_call"]),
-        body=meta["body"],
-        arguments_key=meta["arguments_key"],
-        description=desc,
-        source=src,
-    )
-    rules = fmt.rules(2)
-    for need in ("calls_one", "calls_many"):
-        if need not in rules:
-            raise ValueError(f"grammar template {name}.lark lacks the rule {need!r}")
-    return fmt
+    """The `OutputFormat` entry named `name`."""
+    return _BY_NAME[check_format(name)]
+
+
+# detection order: the most specific markers first
+_DETECT_ORDER = ("smollm2", "mistral", "pythonic", "hermes")
 
 
 def detect_format(tokenizer_or_template) -> str:
-    """Guess the output format from a tokenizer's chat template (or the template string).
-
-    ``<tool_call>`` -> hermes; ``[TOOL_CALLS]`` -> mistral; a Llama-3.2 style template that asks
-    for ``[func_name(...)]`` -> pythonic; any other ChatML template -> hermes; else json.
-    """
+    """Guess the output format from a tokenizer (its chat template and name) or a template
+    string: the first format (most specific first) whose `detect` markers match; any other
+    ChatML template -> hermes; else json."""
     tpl = tokenizer_or_template
     if not isinstance(tpl, str):
-        tpl = getattr(tokenizer_or_template, "chat_template", None) or ""
+        tok = tokenizer_or_template
+        tpl = getattr(tok, "chat_template", None) or ""
         if isinstance(tpl, dict):
             tpl = "\n".join(str(v) for v in tpl.values())
-    if "<tool_call>" in tpl:
-        return "hermes"
-    if "[TOOL_CALLS]" in tpl:
-        return "mistral"
-    if re.search(r"\[func_name1\(|\[func_name\(|pythonic", tpl):
-        return "pythonic"
+        tpl = f"{tpl}\n{getattr(tok, 'name_or_path', '') or ''}"
+    for name in _DETECT_ORDER:
+        if any(re.search(rx, tpl) for rx in _BY_NAME[name].detect):
+            return name
     if "<|im_start|>" in tpl:
         return "hermes"
     return "json"
+
+
+def format_table() -> list[tuple[str, str, str]]:
+    """(format, model families, detected by) rows, for documentation."""
+    return [(f.name, f.families, ", ".join(f.detect) or "default") for f in _ENTRIES]
 
 
 _WS = " \t\n\r"

@@ -27,9 +27,9 @@ from .formats import check_format, load_format
 from .schema import FORMAT_REGEXES
 from .tools import ToolSpec, closest, normalize_tools
 
-__all__ = ["ToolCall", "ParseResult", "parse_calls", "parse_output", "validate_arguments", "FORMAT_CHECKER"]
+__all__ = ["ToolCall", "ParseResult", "parse_calls", "parse_output", "truncation_error", "validate_arguments", "FORMAT_CHECKER"]
 
-_KIND_ORDER = {k: i for i, k in enumerate(["parse", "count", "no_call", "unknown_tool", "unknown_argument", "missing_argument", "type", "value"])}
+_KIND_ORDER = {k: i for i, k in enumerate(["parse", "truncated", "count", "no_call", "unknown_tool", "unknown_argument", "missing_argument", "type", "value"])}
 
 
 @dataclass
@@ -93,6 +93,9 @@ class ParseResult:
     """Text before the calls (the whole text for a plain answer)."""
     calls: list[ToolCall]
     repairs: list[str]
+    truncated: str | None = None
+    """Only with ``parse_output(..., truncated=True)``: the text of the call the cut fell
+    inside (None when the output was complete, or was cut between calls or in plain text)."""
 
 
 # ------------------------------------------------------------------------------ format checks
@@ -368,22 +371,46 @@ def _extract_json(text: str, fmt, lenient: bool, repairs: list[str]):
     return "", items
 
 
-def _extract_mistral(text: str, fmt, lenient: bool, repairs: list[str]):
+def _extract_section(text: str, fmt, lenient: bool, repairs: list[str]):
+    """Formats whose calls sit in one JSON list after a trigger (mistral, smollm2)."""
     s = _strip_fence(text, repairs) if lenient else text
     i = s.find(fmt.trigger)
     if i < 0:
         return text, []
     content = s[:i]
     if content and not lenient:
-        raise ToolCallError("parse", "", f"text before {fmt.trigger} is not allowed in the mistral format")
+        raise ToolCallError("parse", "", f"text before {fmt.trigger} is not allowed in the {fmt.name} format")
     if content:
         repairs.append(f"dropped text before {fmt.trigger}")
-    val = _load_json(s[i + len(fmt.trigger):].strip(), lenient, repairs, "")
+    head = fmt.section_open.strip()
+    close = fmt.section_close.strip()
+    # the JSON list starts at the section opener's last "[" (a bare object is read too)
+    lead = head[:-1] if head.endswith("[") else head
+    close_rest = close[1:] if close.startswith("]") else close
+    if not s.startswith(lead, i):
+        raise ToolCallError("parse", "", f"expected {head!r} to open the calls")
+    j = i + len(lead)
+    if close_rest:
+        end = s.rfind(close_rest)
+        if end < j:
+            if not lenient:
+                _load_json(s[j:].strip(), False, repairs, "")  # the JSON error, if any
+                raise ToolCallError("parse", "", f"the call list is not closed with {close_rest!r}")
+            repairs.append(f"closed an unclosed {head} block")
+            end = len(s)
+        after = s[end + len(close_rest):]
+        if after.strip():
+            if not lenient:
+                raise ToolCallError("parse", "", f"unexpected text after {close_rest}: {_short(after.strip(), 40)}")
+            repairs.append("dropped text after the call")
+        body = s[j:end]
+    else:
+        body = s[j:]
+    val = _load_json(body.strip(), lenient, repairs, "")
     items = val if isinstance(val, list) else [val]
     return content, items
 
 
-_OPEN, _CLOSE = "<tool_call>", "</tool_call>"
 _WS = " \t\r\n"
 
 
@@ -393,17 +420,21 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
-def _extract_hermes(text: str, fmt, lenient: bool, repairs: list[str]):
+def _extract_blocks(text: str, fmt, lenient: bool, repairs: list[str]):
+    """Formats whose every call sits in its own tagged block (hermes)."""
+    _OPEN, _CLOSE = fmt.call_open.strip(), fmt.call_close.strip()
     first = text.find(_OPEN)
     if first < 0:
         return text, []
     content = text[:first]
+    if content and not fmt.text_before_call and not lenient:
+        raise ToolCallError("parse", "", f"text before {_OPEN} is not allowed in the {fmt.name} format")
     pos, items, dec = first, [], json.JSONDecoder()
     while True:
         i = len(items)
         body = pos + len(_OPEN)
         # Decode the JSON first and look for the closing tag after it, so that a string
-        # argument containing "</tool_call>" does not cut the block.
+        # argument containing the closing tag does not cut the block.
         try:
             val, end = dec.raw_decode(text, _skip_ws(text, body))
         except (json.JSONDecodeError, RecursionError):
@@ -417,13 +448,13 @@ def _extract_hermes(text: str, fmt, lenient: bool, repairs: list[str]):
                 if not lenient:
                     if val is None:
                         _load_json(text[body:].strip(), False, repairs, f"/{i}")  # the JSON error, if any
-                    raise ToolCallError("parse", f"/{i}", "a <tool_call> block is not closed with </tool_call>")
-                repairs.append("closed an unclosed <tool_call> block")
+                    raise ToolCallError("parse", f"/{i}", f"a {_OPEN} block is not closed with {_CLOSE}")
+                repairs.append(f"closed an unclosed {_OPEN} block")
                 items.append(val if val is not None else _load_json(text[body:].strip(), lenient, repairs, f"/{i}"))
                 break
             if val is not None:  # valid JSON, then something before the closing tag
                 if not lenient:
-                    raise ToolCallError("parse", f"/{i}", f"unexpected text after the call, before </tool_call>: {_short(text[end:close].strip(), 40)}")
+                    raise ToolCallError("parse", f"/{i}", f"unexpected text after the call, before {_CLOSE}: {_short(text[end:close].strip(), 40)}")
                 repairs.append("dropped text after the call")
                 items.append(val)
             else:
@@ -513,7 +544,16 @@ def _extract_pythonic(text: str, fmt, lenient: bool, repairs: list[str]):
     return "", items
 
 
-_EXTRACT = {"json": _extract_json, "hermes": _extract_hermes, "pythonic": _extract_pythonic, "mistral": _extract_mistral}
+def _extractor(fmt):
+    """The reader for a format's shape: Python calls, tagged blocks, a list after a trigger,
+    or JSON that starts the output."""
+    if fmt.body == "python":
+        return _extract_pythonic
+    if fmt.call_open:
+        return _extract_blocks
+    if fmt.trigger:
+        return _extract_section
+    return _extract_json
 
 
 # ------------------------------------------------------------------------------ entry points
@@ -522,7 +562,8 @@ def _resolve_tools(tools, format, tool_choice, parallel_tool_calls):
 
     if isinstance(tools, ToolGrammar):
         g = tools
-        return g.specs, format or g.format, tool_choice if tool_choice is not None else g.tool_choice, (
+        choice = normalize_tool_choice(tool_choice, g.specs) if tool_choice is not None else g.choice
+        return g.specs, format or g.format, choice, (
             parallel_tool_calls if parallel_tool_calls is not None else g.parallel_tool_calls
         ), g.max_calls
     specs = normalize_tools(tools)
@@ -530,16 +571,91 @@ def _resolve_tools(tools, format, tool_choice, parallel_tool_calls):
     return specs, format or "hermes", choice, parallel_tool_calls, None
 
 
+def truncation_error(result: ParseResult) -> ToolCallError | None:
+    """The ``truncated`` error for a result of ``parse_output(..., truncated=True)`` whose
+    last call was cut, else None. Its pointer is the cut call's index."""
+    if result.truncated is None:
+        return None
+    n = len(result.calls)
+    return ToolCallError("truncated", f"/{n}", f"the output was cut by the token limit inside call {n}: {_short(result.truncated, 60)}")
+
+
+def _repoint(errors, k: int):
+    return [(kind, f"/{k}" + p[2:] if p.startswith("/0") else p, m) for kind, p, m in errors]
+
+
+def _parse_truncated(text: str, tools, format, lenient, tool_choice, parallel_tool_calls) -> ParseResult:
+    try:  # a cut that fell after the last call leaves a complete output
+        return parse_output(text, tools, format=format, lenient=lenient, tool_choice=tool_choice,
+                            parallel_tool_calls=parallel_tool_calls)
+    except ToolCallError as e:
+        first_error = e
+    from .split import CallSplitter
+
+    specs, fmt_name, choice, parallel, max_calls = _resolve_tools(tools, format, tool_choice, parallel_tool_calls)
+    fmt = load_format(check_format(fmt_name))
+    sp = CallSplitter(fmt)
+    pieces = sp.feed(text)
+    start = sp.section_start
+    if start is None and fmt.trigger and fmt.trigger in text:
+        start = text.find(fmt.trigger)  # cut inside the section's opener
+    if start is None:
+        raise first_error
+    calls: list[ToolCall] = []
+    errors: list[tuple[str, str, str]] = []
+    repairs: list[str] = []
+    one_choice = choice if choice is not None and choice.mode != "required" else None
+    for k, one in enumerate(pieces):
+        try:
+            r = parse_output(one, specs, format=fmt.name, lenient=lenient, tool_choice=one_choice)
+        except ToolCallError as e:
+            errors.extend(_repoint(e.errors, k))
+            continue
+        for c in r.calls:
+            c.id = "call_" + hashlib.sha256(f"{k}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        calls.extend(r.calls)
+        repairs.extend(r.repairs)
+    tail = text[sp.complete_end if pieces else start:].strip()
+    sep = fmt.separator.strip()
+    if sep and tail.startswith(sep):
+        tail = tail[len(sep):].strip()
+    if any(c.startswith(tail) for c in (fmt.call_close.strip(), fmt.section_close.strip())):
+        tail = ""
+    n = len(pieces)
+    if parallel is False and n > 1:
+        errors.append(("count", "", f"exactly one call is allowed (parallel_tool_calls=false), got {n}"))
+    if max_calls is not None and n > max_calls:
+        errors.append(("count", "", f"at most {max_calls} calls are allowed, got {n}"))
+    content = text[:start] if fmt.trigger else ""
+    result = ParseResult(content=content, calls=calls, repairs=repairs, truncated=tail or None)
+    if errors:
+        cut = truncation_error(result)
+        if cut is not None:
+            errors.append(cut.errors[0])
+        errors.sort(key=lambda e: (_KIND_ORDER[e[0]] if e[1] == "" else 99, e[1], _KIND_ORDER[e[0]]))
+        k, p, m = errors[0]
+        raise ToolCallError(k, p, m, errors=errors, text=text)
+    return result
+
+
 def parse_output(text: str, tools, *, format: str | None = None, lenient: bool = False, tool_choice=None,
-                 parallel_tool_calls: bool | None = None) -> ParseResult:
-    """Like `parse_calls`, but also returns the text before the calls and the repairs made."""
+                 parallel_tool_calls: bool | None = None, truncated: bool = False) -> ParseResult:
+    """Like `parse_calls`, but also returns the text before the calls and the repairs made.
+
+    ``truncated=True`` says the output was cut by a length limit: the complete calls before
+    the cut are validated and returned, and the cut call's text is in ``result.truncated``
+    (`truncation_error` turns it into a ``truncated`` `ToolCallError`). A complete call that
+    fails validation still raises, with the cut call listed among the errors.
+    """
+    if truncated:
+        return _parse_truncated(text, tools, format, lenient, tool_choice, parallel_tool_calls)
     specs, format, choice, parallel, max_calls = _resolve_tools(tools, format, tool_choice, parallel_tool_calls)
     fmt = load_format(check_format(format))
     if not isinstance(text, str):
         raise ToolCallError("parse", "", f"model output must be a string, got {type(text).__name__}")
     repairs: list[str] = []
     try:
-        content, items = _EXTRACT[fmt.name](text, fmt, lenient, repairs)
+        content, items = _extractor(fmt)(text, fmt, lenient, repairs)
     except ToolCallError as e:
         e.text = text
         raise
@@ -552,7 +668,8 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
         if not isinstance(item, dict):
             errors.append(("parse", base, f"a call must be an object with 'name' and 'arguments', got {type(item).__name__}"))
             continue
-        name = item.get("name")
+        nkey = fmt.name_key if fmt.body == "json" else "name"
+        name = item.get(nkey)
         akey = fmt.arguments_key or "arguments"
         if akey in item:
             args = item[akey]
@@ -561,11 +678,11 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
             repairs.append("read 'parameters' as 'arguments'")
         else:
             args = None
-        extra = sorted(set(item) - {"name", akey} - ({"parameters"} if lenient else set()))
+        extra = sorted(set(item) - {nkey, akey} - ({"parameters"} if lenient else set()))
         if extra and not lenient:
-            errors.append(("parse", base, f"unexpected key(s) {', '.join(map(repr, extra))} in a call; a call has only 'name' and '{akey}'"))
+            errors.append(("parse", base, f"unexpected key(s) {', '.join(map(repr, extra))} in a call; a call has only '{nkey}' and '{akey}'"))
         if not isinstance(name, str):
-            errors.append(("parse", f"{base}/name", "a call needs a string 'name'"))
+            errors.append(("parse", f"{base}/{nkey}", f"a call needs a string '{nkey}'"))
             continue
         spec = by_name.get(name) or by_name.get(name.replace(".", "_"))
         if spec is None:
@@ -582,8 +699,8 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
                 repairs.append("decoded arguments given as a JSON string")
             except json.JSONDecodeError:
                 pass
-        if isinstance(choice, str) and choice not in ("auto", "required", "none") and spec.name != choice:
-            errors.append(("unknown_tool", f"{base}/name", f"tool_choice requires {choice!r}, but the output calls {spec.name!r}"))
+        if choice is not None and choice.named and spec.name != choice.name:
+            errors.append(("unknown_tool", f"{base}/name", f"tool_choice requires {choice.name!r}, but the output calls {spec.name!r}"))
         errs = validate_arguments(spec, args, base)
         errors.extend(errs)
         if errs:
@@ -594,12 +711,12 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
         cid = "call_" + hashlib.sha256(f"{i}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
         calls.append(ToolCall(name=spec.name, arguments=args, id=cid, spec=spec, repairs=list(repairs), _typed=typed))
     n = len(items)
-    if choice == "none" and n:
+    if choice is not None and choice.mode == "none" and n:
         errors.append(("count", "", f"tool_choice is 'none' but the output has {n} call{'s' if n != 1 else ''}"))
-    if choice not in (None, "auto", "none") and n == 0:
+    if choice is not None and choice.requires_call and n == 0:
         errors.append(("no_call", "", "a tool call is required, but the output has none"))
-    if isinstance(choice, str) and choice not in ("auto", "required", "none") and n > 1:
-        errors.append(("count", "", f"tool_choice names {choice!r}: exactly one call is allowed, got {n}"))
+    if choice is not None and choice.named and n > 1:
+        errors.append(("count", "", f"tool_choice names {choice.name!r}: exactly one call is allowed, got {n}"))
     elif parallel is False and n > 1:
         errors.append(("count", "", f"exactly one call is allowed (parallel_tool_calls=false), got {n}"))
     if max_calls is not None and n > max_calls:

@@ -98,7 +98,7 @@ def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt) -> str:
     if fmt.body == "python":
         inner = ", ".join(f"{k}={render_literal(v, 'python')}" for k, v in args.items())
         return f"{name}({inner})"
-    return "{" + f'"name": {json.dumps(name, ensure_ascii=False)}, {json.dumps(fmt.arguments_key)}: {render_literal(args)}' + "}"
+    return "{" + f'{json.dumps(fmt.name_key)}: {json.dumps(name, ensure_ascii=False)}, {json.dumps(fmt.arguments_key)}: {render_literal(args)}' + "}"
 
 
 def render_calls(calls, format: str = "hermes", *, tools=None, content: str = "") -> str:
@@ -106,7 +106,8 @@ def render_calls(calls, format: str = "hermes", *, tools=None, content: str = ""
 
     Args:
         calls: a list of `ToolCall`s, ``(name, arguments)`` pairs or ``{"name", "arguments"}``
-            dicts. An empty list renders `content` alone (a plain-text answer).
+            dicts. An empty list renders `content` alone (a plain-text answer), or the
+            format's own "no call" text (SmolLM2's empty list) when there is no content.
         format: output format.
         tools: the tools, to order argument keys as the grammar does (recommended).
         content: text before the calls (only where the format allows it, i.e. hermes).
@@ -123,16 +124,8 @@ def render_calls(calls, format: str = "hermes", *, tools=None, content: str = ""
             name, args = c.name, c.arguments
         norm.append((name, args))
     if not norm:
-        return content
+        return content if content or fmt.no_call is None else fmt.no_call
     if content and not fmt.text_before_call:
         raise ValueError(f"the {fmt.name} format does not allow text before the calls")
     bodies = [_call_body(n, a, specs.get(n), fmt) for n, a in norm]
-    if fmt.name == "hermes":
-        return content + "\n".join(f"<tool_call>\n{b}\n</tool_call>" for b in bodies)
-    if fmt.name == "json":
-        return bodies[0] if len(bodies) == 1 else "[" + ", ".join(bodies) + "]"
-    if fmt.name == "pythonic":
-        return "[" + ", ".join(bodies) + "]"
-    if fmt.name == "mistral":
-        return "[TOOL_CALLS][" + ", ".join(bodies) + "]"
-    raise ValueError(f"no renderer for format {fmt.name!r}")
+    return content + fmt.wrap(bodies)

@@ -99,9 +99,24 @@ def _lit_chars(s: str) -> Chars:
     return Chars.of([(ord(c), ord(c)) for c in s])
 
 
-def _json_char_node(syntax: str) -> Node:
-    esc = '"\\/bfnrt' if syntax == "json" else '"\\bfnrt'
-    return alt(PLAIN_CHAR, seq(Lit("\\"), _lit_chars(esc)), seq(Lit("\\u"), Rep(HEX, 4, 4)))
+PLAIN_SQ_CHAR = Chars.of([_CONTROL, (ord("'"), ord("'")), (ord("\\"), ord("\\"))], negated=True)
+
+
+def _json_char_node(syntax: str, quote: str = '"') -> Node:
+    """One character inside a string literal: JSON's escapes, or (syntax "python") Python's
+    escapes in a ``"`` or ``'`` quoted string (``\\'`` and ``\\xhh`` too, no ``\\/``)."""
+    if syntax == "json":
+        return alt(PLAIN_CHAR, seq(Lit("\\"), _lit_chars('"\\/bfnrt')), seq(Lit("\\u"), Rep(HEX, 4, 4)))
+    plain = PLAIN_CHAR if quote == '"' else PLAIN_SQ_CHAR
+    return alt(plain, seq(Lit("\\"), _lit_chars("\"'\\bfnrt")), seq(Lit("\\u"), Rep(HEX, 4, 4)),
+               seq(Lit("\\x"), Rep(HEX, 2, 2)))
+
+
+def _python_single_quoted(value: str) -> str | None:
+    """The single-quoted Python literal of `value` (as `repr` writes it), or None when repr
+    would pick double quotes."""
+    r = repr(value)
+    return r if r.startswith("'") else None
 
 
 def render_literal(value, syntax: str = "json") -> str:
@@ -518,6 +533,7 @@ class SchemaCompiler:
         self._root = None
         self._root_pointer = ""
         self._char = _json_char_node(syntax)
+        self._sq_char = _json_char_node(syntax, "'") if syntax == "python" else None
 
     # -- bookkeeping
     def _rule(self, hint) -> str:
@@ -755,6 +771,8 @@ class SchemaCompiler:
                 out.append(Lit(render_literal(x, self.syntax)))
             except ValueError as e:
                 raise SchemaError([Problem(pointer, f"enum value {x!r} is not JSON: {e}")]) from None
+            if self.syntax == "python" and isinstance(x, str) and _python_single_quoted(x):
+                out.append(Lit(_python_single_quoted(x)))  # Python's own quoting, 'celsius'
         return alt(*out)
 
     def _typed(self, t: str, schema: dict, pointer: str, depth: int) -> Node:
@@ -872,6 +890,8 @@ class SchemaCompiler:
             self.note_cap(pointer, "maxLength", f"string limited to {hi} characters")
         if lo > hi:
             raise SchemaError([Problem(pointer, f"minLength {lo} > maxLength {hi}")])
+        if self._sq_char is not None:  # Python literals: either quote style
+            return alt(seq(q, Rep(self._char, lo, int(hi)), q), seq(Lit("'"), Rep(self._sq_char, lo, int(hi)), Lit("'")))
         return seq(q, Rep(self._char, lo, int(hi)), q)
 
     # -- containers

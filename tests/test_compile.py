@@ -14,7 +14,7 @@ import pytest
 
 from structcall import SchemaError, UnsupportedSchemaError, compile_tools
 from structcall.compile import cache_info
-from structcall.formats import FORMATS, detect_format, load_format, template_text
+from structcall.formats import FORMATS, detect_format, load_format
 from structcall.schema import Limits
 from structcall.testing import check_table, llguidance_accepts, xgrammar_accepts
 
@@ -70,7 +70,10 @@ def test_hermes_format_table():
         ("Just text, no call.", True),
         (call + " and more text", False),
         ("<tool_call>\n" + J("nope", {}) + "\n</tool_call>", False),
-        ("<tool_call>" + J("get_weather", {"city": "Paris"}) + "</tool_call>", False),  # newlines are part of the envelope
+        ("<tool_call>" + J("get_weather", {"city": "Paris"}) + "</tool_call>", True),  # bounded whitespace in the envelope
+        ("<tool_call>" + " " * 5 + J("get_weather", {"city": "Paris"}) + "</tool_call>", False),  # ... at most 4
+        (call + "\n", True),  # whitespace after the last call, then the end
+        (call + "\n<tool_call>", False),  # a further call needs all of it
         ("text <tool_call> not a call", False),  # the trigger commits to a call
     ])
 
@@ -84,7 +87,9 @@ def test_pythonic_format_table():
         ('[get_weather(city="A"), get_weather(city="B")]', True),
         ("Sure, it is sunny.", True),
         ('[get_weather(city="Paris", metric=true)]', False),  # Python literals, not JSON
-        ("[get_weather(city='Paris')]", False),  # canonical double quotes
+        ("[get_weather(city='Paris')]", True),  # Python's own quoting (Llama 3.2, BFCL)
+        ("[get_weather(city='Par\\'is\\x41')]", True),  # Python's escapes
+        ("[get_weather(city='Paris\")]", False),  # quotes must match
         ('[get_weather("Paris")]', False),  # keyword arguments only
         ('get_weather(city="Paris")', True),  # auto: without the list it is plain text, not a call
     ])
@@ -342,7 +347,8 @@ def test_whitespace_is_bounded_everywhere():
         (fa({"s": "a"}), True),
         ('{"name": "f", "arguments": {"s":  "a"}}', False),
         ('{"name": "f", "arguments": {"s": "a"} }', False),
-        ('{"name": "f", "arguments": {"s": "a"}}\n\n', False),
+        ('{"name": "f", "arguments": {"s": "a"}}\n\n', True),  # a short run after the call, then the end
+        ('{"name": "f", "arguments": {"s": "a"}}\n\n\n\n\n', False),  # ... bounded
     ])
 
 
@@ -380,9 +386,9 @@ def test_compile_cache_hits_by_stable_hash():
     assert dt < 5  # sanity only; speed is measured in benchmarks/
 
 
-def test_format_templates_ship_in_the_package_and_detection():
+def test_format_entries_and_detection():
     for name in FORMATS:
-        assert "calls_one" in template_text(name)
+        assert set(load_format(name).rules(2)) == {"calls_one", "calls_many"}
         assert load_format(name).name == name
     assert detect_format("{% for t in tools %}<tool_call>{% endfor %}") == "hermes"
     assert detect_format("[TOOL_CALLS]") == "mistral"

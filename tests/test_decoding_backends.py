@@ -132,10 +132,15 @@ def test_forced_bytes_cover_the_envelope(backend, tiny_tokenizer):
     be = _backend(backend, tiny_tokenizer)
     g = compile_tools(TOOLS, format="hermes", tool_choice="get_time", parallel_tool_calls=False, **SMALL)
     m = be.matchers(g, 1)[0]
-    assert m.forced_bytes() == b'<tool_call>\n{"name": "get_time", "arguments": {"tz": "'
+    # the opener, then the model picks the envelope's (bounded) whitespace, then "{" forces the rest
+    assert m.forced_bytes() == b"<tool_call>"
+    opener = tiny_tokenizer.encode("<tool_call>\n{", add_special_tokens=False)
+    assert m.consume(opener) == len(opener)
+    assert m.forced_bytes() == b'"name": "get_time", "arguments": {"tz": "'
     g_req = compile_tools(TOOLS, format="hermes", tool_choice="required", **SMALL)
     m2 = be.matchers(g_req, 1)[0]
-    assert m2.forced_bytes() == b'<tool_call>\n{"name": "get_'
+    assert m2.forced_bytes() == b"<tool_call>"
+    assert m2.consume(opener) == len(opener) and m2.forced_bytes() == b'"name": "get_'
     g_auto = compile_tools(TOOLS, format="hermes", tool_choice="auto", **SMALL)
     m3 = be.matchers(g_auto, 1)[0]
     assert m3.forced_bytes() == b""  # text or a call: nothing forced
@@ -152,10 +157,13 @@ def test_terminated_after_single_call_and_rollback(backend, tiny_tokenizer):
     assert m.consume(ids[:-1]) == len(ids) - 1
     assert not m.is_accepting() and not m.is_terminated()
     assert m.consume(ids[-1:]) == 1
-    assert m.is_accepting() and m.is_terminated()
+    # complete: the end may come now, or after a short bounded run of whitespace
+    assert m.is_accepting() and not m.is_terminated()
     m.rollback(3)
     assert not m.is_accepting()
-    assert m.consume(ids[-3:]) == 3 and m.is_terminated()
+    assert m.consume(ids[-3:]) == 3 and m.is_accepting()
+    tail = tiny_tokenizer.encode("\n\n\n\n", add_special_tokens=False)
+    assert m.consume(tail) == len(tail) and m.is_terminated()
     m.reset()
     assert m.consume(ids) == len(ids)
     be.release(g, [m])

@@ -76,10 +76,10 @@ def test_fast_forward_matches_step_by_step_greedy(backend, fmt, tiny_tokenizer, 
 
 
 def test_forced_tokens_are_canonical(tiny_tokenizer, tiny_model):
-    g = compile_tools(TOOLS, format="hermes", tool_choice="get_weather", **OPTS)
+    g = compile_tools(TOOLS, format="json", tool_choice="get_weather", **OPTS)
     info, seqs = _setup(tiny_tokenizer, tiny_model, "llguidance", [g], PROMPTS[:1])
     steps = list(iter_decode(tiny_model, tiny_tokenizer, info, seqs, max_new_tokens=100))
-    envelope = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "'
+    envelope = '{"name": "get_weather", "arguments": {"city": "'
     canonical = tiny_tokenizer.encode(envelope, add_special_tokens=False)
     # the envelope is drafted as the tokenizer writes it; the model confirmed the tokens it kept
     # and replaced the first one it would not write (a random model may cross the boundary)

@@ -18,6 +18,7 @@ from structcall.decoding import (
     template_renders_tools,
 )
 from structcall.decoding.prompt import tool_system_prompt
+from structcall.formats import load_format
 from structcall.schema import Limits
 from structcall import compile_tools
 
@@ -39,7 +40,7 @@ TOOLS = [
 ]
 SMALL = {"max_calls": 3, "limits": Limits(max_string_length=20, max_number_digits=6)}
 ASK = "What's the weather in Paris? Also add 2 and 3."
-KINDS = {"parse", "unknown_tool", "unknown_argument", "missing_argument", "type", "value", "count", "no_call"}
+KINDS = {"parse", "truncated", "unknown_tool", "unknown_argument", "missing_argument", "type", "value", "count", "no_call"}
 
 
 def _requests(n):
@@ -112,8 +113,8 @@ def test_message_is_an_openai_assistant_message(tiny_model, tiny_tokenizer):
 
 
 def test_fast_forward_off_forces_nothing(tiny_model, tiny_tokenizer):
-    on = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=120, **SMALL)
-    off = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=120,
+    on = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=200, **SMALL)
+    off = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=200,
                    fast_forward=False, **SMALL)
     assert on.forced_tokens > 0 and off.forced_tokens == 0
     assert on.ok and off.ok
@@ -123,7 +124,74 @@ def test_fast_forward_off_forces_nothing(tiny_model, tiny_tokenizer):
 def test_length_inside_a_call_is_reported(tiny_model, tiny_tokenizer):
     r = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", max_new_tokens=6)
     assert r.finish_reason == "length" and r.stop == "length"
-    assert r.error_kinds and r.error_kinds[0] == "parse"
+    assert r.error_kinds and r.error_kinds[0] == "truncated" and r.tool_calls == []
+
+
+def _decoded(tokenizer, model, text, finish, fmt="hermes", choice="required", **kw):
+    """`_result` of a sequence whose output is `text` (real tokenizer, real parse path)."""
+    from structcall.decoding.generate import _job, _result, _RepeatWatch
+    from structcall.decoding.loop import DecodeStats, Sequence
+    from structcall.decoding.vocab import stop_token_ids, tokenizer_info
+
+    info = tokenizer_info(tokenizer, stop_token_ids(tokenizer, model))
+    job = _job(tokenizer, ASK, TOOLS, format=fmt, tool_choice=choice, parallel_tool_calls=True,
+               max_calls=None, strict=False, allow_think=False, limits=None, lenient=False)
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    watch = None
+    if finish == "repeat":
+        watch = _RepeatWatch(fmt)
+        for k in range(1, len(ids) + 1):  # fed as the decoding loop feeds it, token by token
+            if watch.feed(info.decode_bytes(ids[:k]).decode("utf-8", "replace")):
+                ids = ids[:k]
+                break
+    return _result(job, Sequence([1], token_ids=ids, finish=finish), info, backend="llguidance",
+                   stats=DecodeStats(), compile_s=0.0, watch=watch)
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "json", "pythonic", "mistral", "smollm2"])
+def test_a_cut_output_keeps_its_complete_calls(fmt, tiny_tokenizer, tiny_model):
+    from structcall.render import render_calls
+
+    two = render_calls([("get_weather", {"city": "Paris"}), ("add", {"a": 2, "b": 3})], fmt, tools=TOOLS)
+    cut_at = two.rindex('"b"' if fmt != "pythonic" else "b=")
+    r = _decoded(tiny_tokenizer, tiny_model, two[:cut_at], "length", fmt)
+    assert r.finish_reason == "length" and r.stop == "length"
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [("get_weather", {"city": "Paris"})]
+    assert r.error_kinds == ["truncated"] and r.errors[0].pointer == "/1"
+    # a cut that falls after a complete call and before the next opener loses nothing
+    (one,) = [render_calls([("get_weather", {"city": "Paris"})], fmt, tools=TOOLS)]
+    close = "" if load_format(fmt).bare_single else load_format(fmt).section_close.strip()
+    head = one[: len(one) - len(close)]
+    r = _decoded(tiny_tokenizer, tiny_model, head, "length", fmt)
+    assert [c.name for c in r.tool_calls] == ["get_weather"] and r.ok and r.finish_reason == "length"
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "json", "pythonic", "mistral", "smollm2"])
+def test_an_exact_repeat_ends_the_output(fmt, tiny_tokenizer, tiny_model):
+    from structcall.render import render_calls
+
+    a, b = ("get_weather", {"city": "Paris"}), ("add", {"a": 2, "b": 3})
+    looping = render_calls([a, b, a, a], fmt, tools=TOOLS)
+    r = _decoded(tiny_tokenizer, tiny_model, looping, "repeat", fmt)
+    assert r.stop == "repeat" and r.ok and r.finish_reason == "tool_calls"
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [a, b]
+    assert r.notes and "repeat of call 2" in r.notes[0]
+    # the same call with other arguments is not a repeat
+    w = __import__("structcall.decoding.generate", fromlist=["_RepeatWatch"])._RepeatWatch(fmt)
+    assert not w.feed(render_calls([a, ("get_weather", {"city": "Rome"})], fmt, tools=TOOLS))
+
+
+def test_stop_on_repeat_can_be_turned_off(tiny_model, tiny_tokenizer):
+    on = generate_batch(tiny_model, tiny_tokenizer, _requests(6), TOOLS, tool_choice="required", temperature=1.0,
+                        seed=3, max_new_tokens=160, **SMALL)
+    off = generate_batch(tiny_model, tiny_tokenizer, _requests(6), TOOLS, tool_choice="required", temperature=1.0,
+                         seed=3, max_new_tokens=160, stop_on_repeat=False, **SMALL)
+    assert all(r.stop != "repeat" and not r.notes for r in off)
+    for a, b in zip(on, off):
+        if a.stop == "repeat":  # same samples up to the repeat, which `off` keeps
+            assert b.text.startswith(a.text) and len(b.tool_calls) > len(a.tool_calls)
+        else:
+            assert a.text == b.text
 
 
 def get_weather(city: str, unit: str = "celsius") -> str:
@@ -195,7 +263,7 @@ def test_retries_feed_back_and_raise_with_every_attempt(tiny_model, tiny_tokeniz
     assert attempts[1].errors[0].feedback in attempts[2].prompt
     assert info.value.last_error is attempts[-1].errors[0]
     assert "after 3 attempts" in str(info.value)
-    ok = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", retries=2, max_new_tokens=120, **SMALL)
+    ok = generate(tiny_model, tiny_tokenizer, ASK, TOOLS, tool_choice="required", retries=2, max_new_tokens=200, **SMALL)
     assert ok.ok and ok.attempts == []
 
 

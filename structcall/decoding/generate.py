@@ -20,13 +20,13 @@ from typing import Any, Iterator, Literal
 from structcall.compile import ToolGrammar, compile_tools, normalize_tool_choice
 from structcall.errors import ToolCallError
 from structcall.formats import detect_format
-from structcall.parse import ToolCall, parse_calls, parse_output
+from structcall.parse import ToolCall, parse_calls, parse_output, truncation_error
 from structcall.retrieval import ToolLibrary, query_text
 
 from structcall.decoding.backends import get_backend
 from structcall.decoding.loop import DecodeStats, Sequence, decode, iter_decode
 from structcall.decoding.prompt import render_prompt
-from structcall.decoding.stream import CallSplitter
+from structcall.split import CallSplitter
 from structcall.decoding.vocab import TokenizerInfo, stop_token_ids, tokenizer_info
 
 __all__ = [
@@ -48,7 +48,9 @@ class GenerationResult:
         tool_calls: the validated calls (empty when the output is text or invalid).
         errors: ``ToolCallError``s of the output (empty when valid); ``error_kinds`` flattens them.
         finish_reason: ``"tool_calls"`` (valid calls), ``"stop"`` (text answer, or invalid
-            output that ended) or ``"length"`` (``max_new_tokens`` reached).
+            output that ended) or ``"length"`` (``max_new_tokens`` reached: the complete,
+            valid calls before the cut are in ``tool_calls`` and the cut call is an error of
+            kind ``truncated``).
         content: the text before the calls (the whole text for a text answer), or None.
         prompt_tokens, completion_tokens: token counts (the stop token is not counted).
         forced_tokens: completion tokens drafted from grammar-forced text and confirmed by the model
@@ -57,7 +59,10 @@ class GenerationResult:
             ~0 when cached), ``decode`` (the whole decoding batch), ``prefill``, ``mask``
             (computing and applying masks), ``parse``, ``total``; ``forward_passes`` counts
             model calls. Decode figures are per batch in :func:`generate_batch`.
-        stop: how decoding ended: ``"grammar"`` (grammar complete), ``"eos"`` or ``"length"``.
+        stop: how decoding ended: ``"grammar"`` (grammar complete), ``"eos"``, ``"length"``
+            or ``"repeat"`` (the model repeated a call it had already made: the output was
+            ended there and the repeat dropped, see ``notes``).
+        notes: what structcall did to the output beyond parsing it (a dropped repeat).
         attempts: earlier attempts that failed validation (``retries``), oldest first.
         candidates: with ``top_k``, the names of the tools the retriever put in the prompt
             (best first); None without retrieval.
@@ -76,6 +81,7 @@ class GenerationResult:
     backend: str | None
     constrained: bool
     stop: str
+    notes: list[str] = field(default_factory=list)
     prompt: str = field(default="", repr=False)
     token_ids: list[int] = field(default_factory=list, repr=False)
     attempts: list["GenerationResult"] = field(default_factory=list, repr=False)
@@ -153,6 +159,29 @@ class _Job:
     candidates: list[str] | None = None
 
 
+class _RepeatWatch:
+    """Watches a growing output for an exact repeat of a call already made in it."""
+
+    def __init__(self, format: str):
+        self.splitter = CallSplitter(format)
+        self.seen: list[str] = []
+        self.cut: int | None = None  # where the output ends when a repeat was found
+        self.repeat: str | None = None
+
+    def feed(self, text: str) -> bool:
+        if self.cut is not None:
+            return True
+        for one in self.splitter.feed(text):
+            key = one.strip()
+            k = len(self.seen)
+            if key in self.seen:
+                self.cut = self.splitter.ends[k - 1] if k else 0
+                self.repeat = key
+                return True
+            self.seen.append(key)
+        return False
+
+
 def _options(format: str | None, tokenizer: Any) -> str:
     return format if format is not None else detect_format(tokenizer)
 
@@ -183,7 +212,7 @@ def _job(tokenizer: Any, messages: Any, tools: Any, *, format: str | None, tool_
         library, tools = tools, tools.specs
         if top_k is not None:
             choice = normalize_tool_choice(tool_choice, library.specs)
-            named = [] if choice in ("auto", "required", "none") else [choice]
+            named = [choice.name] if choice.named else []
             shown = library.search(query_text(messages), top_k, include=named)
             if restrict_to_candidates:
                 tools = shown
@@ -199,11 +228,12 @@ def _job(tokenizer: Any, messages: Any, tools: Any, *, format: str | None, tool_
 
 
 def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | None,
-            stats: DecodeStats, compile_s: float) -> GenerationResult:
+            stats: DecodeStats, compile_s: float, watch: _RepeatWatch | None = None) -> GenerationResult:
     t0 = time.perf_counter()
     raw = info.decode_bytes(seq.token_ids)
     errors: list[ToolCallError] = []
     calls: list[ToolCall] = []
+    notes: list[str] = []
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -213,13 +243,22 @@ def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | Non
             text = raw.decode("utf-8", errors="replace")
             errors.append(ToolCallError("parse", "", f"the output is not valid UTF-8 ({exc.reason} at byte {exc.start})", text=text))
     content: str | None = text
+    repeated = watch is not None and watch.cut is not None and seq.finish == "repeat"
     if not errors:
+        # a cut output keeps its complete calls; an output ended at a repeat is read up to it
+        part = text[: watch.cut] if repeated else text
         try:
-            parsed = parse_output(text, job.grammar, lenient=job.lenient)
+            parsed = parse_output(part, job.grammar, lenient=job.lenient,
+                                  truncated=seq.finish in ("length", "repeat"))
             calls = parsed.calls
-            content = parsed.content if calls else text
+            content = parsed.content if calls or parsed.content != part else text
+            cut = truncation_error(parsed) if seq.finish == "length" else None
+            if cut is not None:
+                errors.append(cut)
         except ToolCallError as exc:
             errors.append(exc)
+    if repeated:
+        notes.append(f"ended at an exact repeat of call {len(watch.seen)} (dropped): {watch.repeat[:80]!r}")
     if calls and not (content or "").strip():
         content = None
     if seq.finish == "length":
@@ -244,7 +283,7 @@ def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | Non
         prompt_tokens=len(seq.prompt_ids), completion_tokens=len(seq.token_ids),
         forced_tokens=seq.forced, timings=timings, format=job.grammar.format,
         backend=backend, constrained=backend is not None, stop=seq.finish or "length",
-        prompt=job.prompt, token_ids=list(seq.token_ids), candidates=job.candidates,
+        notes=notes, prompt=job.prompt, token_ids=list(seq.token_ids), candidates=job.candidates,
     )
 
 
@@ -276,20 +315,34 @@ def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> No
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
 
 
+def _text_so_far(info: TokenizerInfo, seq: Sequence) -> str:
+    raw = info.decode_bytes(seq.token_ids)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return raw[: exc.start].decode("utf-8", errors="replace")  # hold back a split character
+
+
 def _run(model: Any, tokenizer: Any, jobs: list[_Job], *, backend: str, constrained: bool,
          max_new_tokens: int, temperature: float, top_p: float, seeds: list[int | None],
-         fast_forward: bool) -> list[GenerationResult]:
+         fast_forward: bool, stop_on_repeat: bool = True) -> list[GenerationResult]:
     info, seqs, compile_s, be = _sequences(model, tokenizer, jobs, backend=backend,
                                            constrained=constrained, seeds=seeds)
+    watches = [_RepeatWatch(job.grammar.format) if stop_on_repeat else None for job in jobs]
+    stats = DecodeStats()
     try:
-        stats = decode(model, tokenizer, info, seqs, max_new_tokens=max_new_tokens,
-                       temperature=temperature, top_p=top_p,
-                       fast_forward="chunk" if fast_forward else "off")
+        for round_new in iter_decode(model, tokenizer, info, seqs, max_new_tokens=max_new_tokens,
+                                     temperature=temperature, top_p=top_p,
+                                     fast_forward="chunk" if fast_forward else "off", stats=stats):
+            for i, _ in round_new:
+                w = watches[i]
+                if w is not None and w.cut is None and w.feed(_text_so_far(info, seqs[i])):
+                    seqs[i].finish = "repeat"  # the decoding loop drops a finished sequence
     finally:
         _release(be, jobs, seqs)
     return [
-        _result(job, seq, info, backend=backend if constrained else None, stats=stats, compile_s=c)
-        for job, seq, c in zip(jobs, seqs, compile_s)
+        _result(job, seq, info, backend=backend if constrained else None, stats=stats, compile_s=c, watch=w)
+        for job, seq, c, w in zip(jobs, seqs, compile_s, watches)
     ]
 
 
@@ -319,6 +372,7 @@ def generate(
     top_k: int | None = None,
     retriever: Any = None,
     restrict_to_candidates: bool = True,
+    stop_on_repeat: bool = True,
 ) -> GenerationResult:
     """Generate one assistant turn that calls ``tools`` (or answers in text), and validate it.
 
@@ -358,6 +412,10 @@ def generate(
         restrict_to_candidates: with ``top_k``, True (default) limits the grammar and
             ``tool_choice`` to the retrieved tools; False keeps every tool of the library
             callable (the prompt still shows only the candidates).
+        stop_on_repeat: end the output when the model repeats, word for word, a call it
+            already made in it (weak models loop on one call until the token limit); the
+            repeat is dropped and reported in ``result.notes`` (``stop == "repeat"``). Pass
+            False for tools meant to be called twice with the same arguments.
     """
     _check_sampling(max_new_tokens, temperature, top_p)
     if not isinstance(retries, int) or retries < 0:
@@ -372,7 +430,8 @@ def generate(
                    top_k=top_k, restrict_to_candidates=restrict_to_candidates)
         result = _run(model, tokenizer, [job], backend=backend, constrained=constrained,
                       max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                      seeds=[None if seed is None else seed + attempt], fast_forward=fast_forward)[0]
+                      seeds=[None if seed is None else seed + attempt], fast_forward=fast_forward,
+                      stop_on_repeat=stop_on_repeat)[0]
         if result.ok or retries == 0:
             result.attempts = attempts
             return result
@@ -410,6 +469,7 @@ def generate_batch(
     top_k: int | None = None,
     retriever: Any = None,
     restrict_to_candidates: bool = True,
+    stop_on_repeat: bool = True,
 ) -> list[GenerationResult]:
     """Generate for many conversations, batched on the model; results in input order.
 
@@ -456,7 +516,7 @@ def generate_batch(
                    constrained=constrained, max_new_tokens=max_new_tokens,
                    temperature=temperature, top_p=top_p,
                    seeds=[None if seed is None else seed + i for i in chunk],
-                   fast_forward=fast_forward)
+                   fast_forward=fast_forward, stop_on_repeat=stop_on_repeat)
         for i, r in zip(chunk, out):
             results[i] = r
     return [r for r in results if r is not None]
@@ -487,6 +547,7 @@ def stream_generate(
     top_k: int | None = None,
     retriever: Any = None,
     restrict_to_candidates: bool = True,
+    stop_on_repeat: bool = True,
 ) -> Iterator[StreamEvent]:
     """Like :func:`generate` (no retries), as events: ``"text"`` deltas of the raw output
     (call markup included; a delta never splits a UTF-8 character), a ``"tool_call"`` event
@@ -501,6 +562,7 @@ def stream_generate(
                                            constrained=constrained, seeds=[seed])
     seq = seqs[0]
     splitter = CallSplitter(job.grammar.format)
+    watch = _RepeatWatch(job.grammar.format) if stop_on_repeat else None
     stats = DecodeStats()
     sent = ""
     streamed: list[ToolCall] = []
@@ -514,13 +576,19 @@ def stream_generate(
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 text = raw[: exc.start].decode("utf-8")  # hold back a split character
+            feed = text
+            if watch is not None and (watch.cut is not None or watch.feed(text)):
+                seq.finish = "repeat"  # the decoding loop drops a finished sequence
+                feed = text[: watch.cut]
             if len(text) > len(sent):
                 yield StreamEvent("text", text=text[len(sent):])
                 sent = text
-            for one in splitter.feed(text):
+            if len(feed) < len(splitter._text):
+                continue
+            for one in splitter.feed(feed):
                 try:
                     found = parse_calls(one, job.grammar.specs, format=job.grammar.format,
-                                        tool_choice=job.grammar.tool_choice, lenient=lenient)
+                                        tool_choice=job.grammar.choice, lenient=lenient)
                 except ToolCallError:
                     continue  # reported in the final result
                 for call in found:
@@ -529,7 +597,7 @@ def stream_generate(
     finally:
         _release(be, [job], seqs)
     result = _result(job, seq, info, backend=backend if constrained else None, stats=stats,
-                     compile_s=compile_s[0])
+                     compile_s=compile_s[0], watch=watch)
     if len(result.text) > len(sent):
         yield StreamEvent("text", text=result.text[len(sent):])
     if result.ok and [(c.name, c.arguments) for c in result.tool_calls] == [

@@ -30,27 +30,6 @@ _PROBE_TOOL = {
     },
 }
 
-_CALL_INSTRUCTIONS = {
-    "hermes": (
-        "For each function call, return a json object with function name and arguments within "
-        "<tool_call></tool_call> XML tags:\n<tool_call>\n"
-        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-    ),
-    "json": (
-        'To call a function, answer with only a JSON object {"name": <function-name>, '
-        '"arguments": <args-json-object>}{parallel}'
-    ),
-    "pythonic": (
-        "To call functions, answer with only a Python list of calls with keyword arguments: "
-        "[func_name1(param1=value1, param2=value2), func_name2(param=value)]"
-    ),
-    "mistral": (
-        'To call functions, answer with [TOOL_CALLS] followed by a JSON array of '
-        '{"name": <function-name>, "arguments": <args-json-object>} objects.'
-    ),
-}
-
-
 _LIST_INTRO = {
     "full": "You are provided with function signatures within <tools></tools> XML tags:",
     "compact": (
@@ -65,28 +44,36 @@ _LIST_INTRO = {
 
 
 def tool_system_prompt(grammar: Any, *, tool_prompt: str = "full", shown: Any = None) -> str:
-    """The tool-use instructions for ``grammar``'s tools, format and tool choice.
+    """The tool-use instructions for ``grammar``'s tools, format and tool choice: the
+    format's own system prompt where its family has one (SmolLM2), else structcall's
+    default (the tools in a ``<tools>`` block, then the format's instructions).
 
     ``tool_prompt`` picks the view of the tool list (``"full"`` JSON schemas, ``"compact"``
     signatures or ``"names"``; see `structcall.signatures`); ``shown`` lists the tools to show
     (default: every tool of the grammar). The grammar holds the full schemas either way.
     """
-    tools = render_tool_list(grammar.specs if shown is None else shown, check_view(tool_prompt))
+    fmt = grammar.output_format
+    specs = grammar.specs if shown is None else shown
+    tools = render_tool_list(specs, check_view(tool_prompt))
     parallel = grammar.parallel_tool_calls and grammar.max_calls > 1
-    how = _CALL_INSTRUCTIONS[grammar.format].replace(
-        "{parallel}", ", or a JSON array of such objects to make several calls." if parallel else "."
-    )
-    choice = grammar.tool_choice
-    if choice == "none":
+    choice = grammar.choice
+    if choice.mode == "none":
         rule = "Do not call any function now: answer in plain text."
-    elif choice == "required":
+    elif choice.mode == "required":
         rule = "You must call at least one function."
-    elif choice == "auto":
+    elif choice.mode == "auto":
         rule = "If no function fits, answer in plain text without calling any."
     else:
-        rule = f"You must call the function {choice}."
-    if choice != "none" and not parallel:
+        rule = f"You must call the function {choice.name}."
+    if choice.mode != "none" and not parallel:
         rule += " Make exactly one function call."
+    if fmt.system_prompt is not None:
+        if tool_prompt == "full":  # the family's own prompt shows the tools as one JSON list
+            tools = json.dumps([s.to_openai() for s in specs], ensure_ascii=False)
+        text = fmt.system_prompt.format(tools=tools)
+        # the family's prompt already covers "auto" with parallel calls
+        return text if choice.mode == "auto" and parallel else f"{text}\n\n{rule}"
+    how = fmt.instructions.replace("{parallel}", fmt.parallel_hint if parallel else ".")
     return (
         "# Tools\n\nYou may call functions to assist with the user query.\n\n"
         f"{_LIST_INTRO[tool_prompt]}\n<tools>\n{tools}\n</tools>\n\n"

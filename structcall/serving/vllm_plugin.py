@@ -34,7 +34,7 @@ own template ignores tools.
 This is the only module of structcall that imports vllm.
 
 Environment (read when a request is adjusted):
-    STRUCTCALL_FORMAT: output format (``hermes``, ``json``, ``pythonic``, ``mistral``);
+    STRUCTCALL_FORMAT: output format (one of ``structcall.formats.FORMATS``);
         default: the format named by a structcall chat template, else detected from the
         tokenizer's chat template.
     STRUCTCALL_GRAMMAR: grammar dialect handed to vLLM: ``ebnf`` (default; xgrammar's
@@ -96,9 +96,6 @@ logger = init_logger(__name__)
 PARSER_NAME = "structcall"
 GRAMMAR_DIALECTS = ("ebnf", "lark")
 
-# The last character of every complete call section, per format: a streamed prefix is only
-# worth parsing when it ends with one of these.
-_SECTION_END_CHARS = {"hermes": ">", "json": "}]", "pythonic": "]", "mistral": "]}"}
 
 
 def register() -> None:
@@ -498,7 +495,7 @@ class StructcallToolParser(ToolParser):
         self._warn_if_tools_not_in_prompt(request)
         own = request.extract_structured_outputs()
         if own is not None:
-            if g.tool_choice == "auto":
+            if g.choice.mode == "auto":
                 raise VLLMValidationError(
                     "structcall: response_format / structured_outputs cannot be combined with tool_choice='auto' "
                     "(the tool-call grammar would have to drop one of the two constraints); use tool_choice "
@@ -552,7 +549,7 @@ class StructcallToolParser(ToolParser):
     # -- streaming
     def _section_start(self, g: ToolGrammar, text: str) -> tuple[int | None, int]:
         """(start of the call section or None, how much text is safe to send as content)."""
-        if g.tool_choice != "auto":
+        if g.choice.mode != "auto":
             return 0, 0
         if g.trigger:
             idx = text.find(g.trigger, max(0, self._content_sent - len(g.trigger)))
@@ -634,7 +631,8 @@ class StructcallToolParser(ToolParser):
 
     def _complete_calls(self, g: ToolGrammar, text: str) -> list[DeltaToolCall]:
         """Calls completed since the last delta, validated; raises for an invalid one."""
-        ends = _SECTION_END_CHARS.get(g.format, "")
+        # a streamed prefix is only worth parsing when it ends where a call section can end
+        ends = g.output_format.end_chars
         candidates = [i + 1 for i in range(self._scanned, len(text)) if text[i] in ends]
         self._scanned = len(text)
         deltas: list[DeltaToolCall] = []
