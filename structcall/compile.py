@@ -171,7 +171,11 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
                 if spec.original_name != spec.name and (
                         fmt.body != "python" or all(is_identifier(p) for p in spec.original_name.split("."))):
                     names.append(spec.original_name)
-                if fmt.body == "python":
+                if fmt.call_template:
+                    pre, mid, post = fmt.call_parts()
+                    node = seq(alt(*[Lit(n) for n in names]), Lit(mid),  # `pre` is the format's
+                               comp.compile_root(spec.parameters, spec.pointer), Lit(post))
+                elif fmt.body == "python":
                     if not is_identifier(spec.name):
                         raise SchemaError([Problem(spec.pointer.rsplit("/parameters", 1)[0] + "/name", f"tool name {spec.name!r} is not a Python identifier, so the pythonic format cannot call it")])
                     node = seq(alt(*[Lit(n) for n in names]), Lit("("), comp.compile_kwargs(spec.parameters, spec.pointer), Lit(")"))
@@ -193,7 +197,7 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
     else:
         g.rules["call"] = alt(*calls)
     # a named tool_choice forces exactly one call of that tool (as OpenAI's API does)
-    many = parallel and max_calls > 1 and not choice.named
+    many = parallel and max_calls > 1 and not choice.named and not fmt.single_call
     calls_ref = Ref("calls_many" if many else "calls_one")
     if fmt.trigger:
         text_only = FreeText(fmt.trigger)

@@ -50,8 +50,13 @@ class OutputFormat:
             start the output, with one of `opener`'s characters).
         text_before_call: whether free text may precede the call section (tool_choice="auto").
         bare_single: one call may also be written without the section envelope (json).
+        call_template: a call written around its name and its JSON arguments object, with
+            ``{name}`` and ``{arguments}`` marking them (DeepSeek, gpt-oss); None: a
+            ``{name_key: ..., arguments_key: ...}`` object (or a Python call).
+        single_call: the format has no way to write parallel calls (one call per message).
         no_call: the in-format way to say "no call" (e.g. an empty list), or None.
-        instructions: the system-prompt paragraph that teaches the format.
+        instructions: the system-prompt paragraph that teaches the format (``{parallel}``
+            becomes `parallel_hint` when parallel calls are allowed, else ".").
         system_prompt: a complete tool system prompt of the family's own (``{tools}`` is the
             JSON list of tools), replacing structcall's default one; None: the default.
         detect: regexes; a chat template matching any of them writes this format.
@@ -71,8 +76,11 @@ class OutputFormat:
     trigger: str | None = None
     text_before_call: bool = False
     bare_single: bool = False
+    call_template: str | None = None
+    single_call: bool = False
     no_call: str | None = None
     instructions: str = ""
+    parallel_hint: str = ""
     system_prompt: str | None = None
     detect: tuple[str, ...] = ()
     max_ws: int = 4
@@ -84,9 +92,9 @@ class OutputFormat:
         """Characters a call section can start with, for formats without a trigger."""
         if self.trigger:
             return None
-        first = (self.section_open or self.call_open)[:1]
+        first = (self.section_open or self.call_open or self.call_template or "")[:1]
         chars = first
-        if self.bare_single and self.body == "json":
+        if (self.bare_single or not first) and self.body == "json":
             chars += "{"
         return "".join(dict.fromkeys(chars)) or None
 
@@ -94,10 +102,18 @@ class OutputFormat:
     def end_chars(self) -> str:
         """The last characters a complete call section can end with (before trailing
         whitespace): where a streamed prefix is worth parsing."""
-        ends = {(self.section_close or self.call_close or "")[-1:]}
-        if self.bare_single or not (self.section_close or self.call_close):
+        last = self.section_close or self.call_close or (self.call_parts()[2] if self.call_template else "")
+        ends = {last[-1:]}
+        if self.bare_single or not last:
             ends.add("}" if self.body == "json" else ")")
         return "".join(sorted(e for e in ends if e))
+
+    def call_parts(self) -> tuple[str, str, str]:
+        """`call_template` split around its name and arguments: (before, between, after)."""
+        t = self.call_template or ""
+        pre, rest = t.split("{name}", 1)
+        mid, post = rest.split("{arguments}", 1)
+        return pre, mid, post
 
     def ws(self) -> Node:
         """A bounded run of flexible whitespace (possibly empty)."""
@@ -105,6 +121,11 @@ class OutputFormat:
 
     def _one(self) -> Node:
         ws = self.ws()
+        if self.call_template:
+            # the opening text belongs here, not to `call`: whitespace before it then lexes
+            # as one piece with it (a lexer would otherwise have to choose between a
+            # separator and the section's closer)
+            return seq(Lit(self.call_parts()[0]), Ref("call"))
         if self.call_open or self.call_close:
             return seq(Lit(self.call_open.strip()), ws, Ref("call"), ws, Lit(self.call_close.strip()))
         return Ref("call")
@@ -126,6 +147,8 @@ class OutputFormat:
     def rules(self, max_calls: int) -> dict[str, Node]:
         """Grammar rules ``calls_one`` (exactly one call) and ``calls_many`` (1..max_calls
         calls), in terms of ``call`` (one call body, supplied by the compiler)."""
+        if self.single_call:
+            max_calls = 1
         if self.bare_single:
             one: Node = self._one()
             many = alt(one, self._section(max_calls)) if max_calls > 1 else one
@@ -159,6 +182,7 @@ _ENTRIES = [
         instructions=(
             f"To call a function, answer with only a JSON object {_JSON_HOW}{{parallel}}"
         ),
+        parallel_hint=", or a JSON array of such objects to make several calls.",
         description="One JSON object per call; several calls as a JSON array of them.",
     ),
     OutputFormat(
@@ -194,6 +218,58 @@ _ENTRIES = [
         ),
         detect=(r"\[TOOL_CALLS\]",),
         description="The [TOOL_CALLS] marker, then a JSON array of call objects.",
+    ),
+    OutputFormat(
+        name="llama3_json",
+        families="Llama 3.1 / 3.2 / 3.3 (JSON tool calling)",
+        body="json", section_open="", section_close="", separator="; ", arguments_key="parameters",
+        instructions=(
+            'To call a function, respond with only a JSON object {"name": <function-name>, '
+            '"parameters": <args-json-object>}{parallel}'
+        ),
+        parallel_hint="; to make several calls, separate the objects with '; '.",
+        detect=(r'"parameters": dictionary of argument name',),
+        description='Llama 3.1+: {"name": ..., "parameters": {...}}; several calls joined by "; ".',
+    ),
+    OutputFormat(
+        name="deepseek_v3",
+        families="DeepSeek V3 / R1 (0528)",
+        body="json", section_open="<｜tool▁calls▁begin｜>", section_close="<｜tool▁calls▁end｜>", separator="\n",
+        call_template="<｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n```json\n{arguments}\n```<｜tool▁call▁end｜>",
+        trigger="<｜tool▁calls▁begin｜>", text_before_call=True,
+        instructions=(
+            "To call functions, write <｜tool▁calls▁begin｜>, then for each call <｜tool▁call▁begin｜>function"
+            "<｜tool▁sep｜>NAME followed by a ```json block holding its arguments and <｜tool▁call▁end｜>, "
+            "then <｜tool▁calls▁end｜>."
+        ),
+        detect=(r"tool▁sep｜>'\s*\+\s*tool\['function'\]\['name'\]",),
+        description="DeepSeek V3: each call `function<｜tool▁sep｜>name` then a ```json arguments block.",
+    ),
+    OutputFormat(
+        name="deepseek_v31",
+        families="DeepSeek V3.1 / V3.2-Exp (chat)",
+        body="json", section_open="<｜tool▁calls▁begin｜>", section_close="<｜tool▁calls▁end｜>", separator="",
+        call_template="<｜tool▁call▁begin｜>{name}<｜tool▁sep｜>{arguments}<｜tool▁call▁end｜>",
+        trigger="<｜tool▁calls▁begin｜>", text_before_call=True,
+        instructions=(
+            "To call functions, write <｜tool▁calls▁begin｜>, then for each call <｜tool▁call▁begin｜>NAME"
+            "<｜tool▁sep｜>ARGUMENTS-JSON<｜tool▁call▁end｜>, then <｜tool▁calls▁end｜>."
+        ),
+        detect=(r"\['name'\]\s*\+\s*'<｜tool▁sep｜>'",),
+        description="DeepSeek V3.1: <｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}<｜tool▁call▁end｜>.",
+    ),
+    OutputFormat(
+        name="harmony",
+        families="gpt-oss (OpenAI harmony)",
+        body="json", section_open="", section_close="", separator="",
+        call_template="<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>{arguments}<|call|>",
+        trigger="<|channel|>commentary to=functions.", text_before_call=True, single_call=True,
+        instructions=(
+            "To call a function, write <|channel|>commentary to=functions.NAME <|constrain|>json<|message|>"
+            "ARGUMENTS-JSON<|call|> (one call per message)."
+        ),
+        detect=(r"<\|constrain\|>", r"<\|channel\|>"),
+        description="gpt-oss harmony: a commentary message to=functions.name with JSON arguments, ending <|call|>.",
     ),
     OutputFormat(
         name="smollm2",
@@ -247,7 +323,7 @@ def load_format(name: str) -> OutputFormat:
 
 
 # detection order: the most specific markers first
-_DETECT_ORDER = ("smollm2", "mistral", "pythonic", "hermes")
+_DETECT_ORDER = ("smollm2", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
 
 
 def detect_format(tokenizer_or_template) -> str:

@@ -366,6 +366,25 @@ def _extract_json(text: str, fmt, lenient: bool, repairs: list[str]):
     if not st or st[0] not in "{[":
         return text, []
     _leading_ws(s, st, lenient, repairs)
+    sep = fmt.separator.strip()
+    if not fmt.section_open and sep and st[0] == "{":  # objects joined by a separator (llama3_json)
+        items, pos, dec = [], 0, json.JSONDecoder()
+        while True:
+            try:
+                val, end = dec.raw_decode(st, pos)
+            except (json.JSONDecodeError, RecursionError):
+                _load_json(st[pos:], lenient, repairs, f"/{len(items)}")
+                raise ToolCallError("parse", f"/{len(items)}", "invalid JSON") from None
+            items.append(val)
+            pos = _skip_ws(st, end)
+            if pos >= len(st):
+                return "", items
+            if not st.startswith(sep, pos):
+                if lenient:
+                    repairs.append("dropped text after the call")
+                    return "", items
+                raise ToolCallError("parse", f"/{len(items)}", f"unexpected text after the call: {_short(st[pos:], 40)}")
+            pos = _skip_ws(st, pos + len(sep))
     val = _load_json(st, lenient, repairs, "")
     items = val if isinstance(val, list) else [val]
     return "", items
@@ -544,11 +563,69 @@ def _extract_pythonic(text: str, fmt, lenient: bool, repairs: list[str]):
     return "", items
 
 
+def _extract_templated(text: str, fmt, lenient: bool, repairs: list[str]):
+    """Formats that write each call around its name and JSON arguments (`call_template`)."""
+    pre, mid, post = fmt.call_parts()
+    i = text.find(fmt.trigger)
+    if i < 0:
+        return text, []
+    content = text[:i]
+    if content and not fmt.text_before_call and not lenient:
+        raise ToolCallError("parse", "", f"text before {fmt.trigger} is not allowed in the {fmt.name} format")
+    head, close, sep = fmt.section_open.strip(), fmt.section_close.strip(), fmt.separator.strip()
+    pos = i
+    if head:
+        if not text.startswith(head, pos):
+            raise ToolCallError("parse", "", f"expected {head!r} to open the calls")
+        pos = _skip_ws(text, pos + len(head))
+    items: list = []
+    dec = json.JSONDecoder()
+    while True:
+        k = len(items)
+        if not text.startswith(pre, pos):
+            if items or not head:
+                break
+            raise ToolCallError("parse", f"/{k}", f"expected {pre!r} to open a call")
+        j = text.find(mid, pos + len(pre))
+        if j < 0:
+            raise ToolCallError("parse", f"/{k}", f"a call is cut before {mid.strip() or 'its arguments'!r}")
+        name = text[pos + len(pre):j]
+        try:
+            args, end = dec.raw_decode(text, _skip_ws(text, j + len(mid)))
+        except (json.JSONDecodeError, RecursionError):
+            _load_json(text[j + len(mid):].strip(), False, repairs, f"/{k}/arguments")
+            raise ToolCallError("parse", f"/{k}/arguments", "invalid JSON arguments") from None
+        end = _skip_ws(text, end) if post[:1] in _WS else end
+        if not text.startswith(post.lstrip(_WS) if post[:1] in _WS else post, end):
+            raise ToolCallError("parse", f"/{k}", f"the call is not closed with {post.strip()!r}")
+        pos = end + len(post.lstrip(_WS) if post[:1] in _WS else post)
+        items.append({"name": name, "arguments": args})
+        nxt = _skip_ws(text, pos)
+        if sep and text.startswith(sep, nxt):
+            nxt = _skip_ws(text, nxt + len(sep))
+        if not text.startswith(pre, nxt):
+            pos = nxt
+            break
+        pos = nxt
+    if close:
+        if not text.startswith(close, pos):
+            raise ToolCallError("parse", "", f"the calls are not closed with {close!r}")
+        pos += len(close)
+    rest = text[pos:]
+    if rest.strip():
+        if not lenient:
+            raise ToolCallError("parse", f"/{len(items)}", f"unexpected text after the tool calls: {_short(rest.strip(), 40)}")
+        repairs.append("dropped text after the call")
+    return content, items
+
+
 def _extractor(fmt):
     """The reader for a format's shape: Python calls, tagged blocks, a list after a trigger,
     or JSON that starts the output."""
     if fmt.body == "python":
         return _extract_pythonic
+    if fmt.call_template:
+        return _extract_templated
     if fmt.call_open:
         return _extract_blocks
     if fmt.trigger:

@@ -95,6 +95,9 @@ def order_arguments(value, schema, root=None):
 def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt) -> str:
     if spec is not None:
         args = order_arguments(args, spec.parameters)
+    if fmt.call_template:
+        pre, mid, post = fmt.call_parts()
+        return pre + name + mid + render_literal(args) + post
     if fmt.body == "python":
         inner = ", ".join(f"{k}={render_literal(v, 'python')}" for k, v in args.items())
         return f"{name}({inner})"

@@ -65,6 +65,8 @@ class CallSplitter:
         if not text.startswith(self._text):
             raise ValueError("CallSplitter.feed() needs the whole output so far, which only grows")
         self._text = text
+        if self.fmt.call_template:
+            return self._feed_templated(text)
         done: list[str] = []
         fmt = self.fmt
         python = self._python
@@ -72,7 +74,7 @@ class CallSplitter:
             if self._mode == "start":  # the call section starts the output
                 ch = text[self._pos]
                 head = fmt.section_open.strip()
-                if fmt.bare_single and ch == "{":
+                if (fmt.bare_single or not head) and ch == "{":
                     self._mode, self._element_depth = "scan", 0
                     self.section_start = self._pos
                 elif head and ch == head[0]:
@@ -129,12 +131,57 @@ class CallSplitter:
                         if k >= 0 and not text[self._pos + 1:k].strip():
                             self.complete_end = k + len(close)
                     self.ends.append(self.complete_end)
-                    if self._element_depth == 0 and not fmt.call_open:
+                    if self._element_depth == 0 and fmt.bare_single:
                         self._mode = "done"  # a single bare call object
                 elif self._depth < self._element_depth:
                     self._mode = "done"
             self._pos += 1
         return done
+
+    def _feed_templated(self, text: str) -> list[str]:
+        """Calls written around their name and JSON arguments (`call_template`): a call is
+        complete when its arguments parse and its closing text follows."""
+        import json
+
+        fmt = self.fmt
+        pre, mid, post = fmt.call_parts()
+        close = post.strip()
+        done: list[str] = []
+        while self._mode != "done":
+            if self.section_start is None:
+                at = text.find(fmt.trigger, self._pos)
+                if at < 0:
+                    self._pos = max(self._pos, len(text) - len(fmt.trigger) + 1)
+                    break
+                self.section_start = at
+                self._pos = at
+            at = text.find(pre, self._pos)
+            if at < 0:
+                break
+            j = text.find(mid, at + len(pre))
+            if j < 0:
+                break
+            k = j + len(mid)
+            while k < len(text) and text[k] in " \t\r\n":
+                k += 1
+            try:
+                _, end = json.JSONDecoder().raw_decode(text, k)
+            except (ValueError, RecursionError):
+                break  # the arguments are not complete yet
+            e = end
+            while e < len(text) and text[e] in " \t\r\n":
+                e += 1
+            if not text.startswith(close, e):
+                break
+            e += len(close)
+            self._start = -1
+            done.append(text[at:e])
+            self.complete_end = e
+            self.ends.append(e)
+            self._pos = e
+            if fmt.single_call:
+                self._mode = "done"
+        return [fmt.wrap([d]) for d in done]
 
     @staticmethod
     def _call_start(text: str, paren: int) -> int:

@@ -116,9 +116,10 @@ def test_tool_choice_modes(fmt):
     other = render_calls([("get_time", {"tz": "UTC"})], fmt, tools=[WEATHER, TIME])
     two = render_calls([("get_weather", {"city": "Paris"}), ("get_time", {})], fmt, tools=[WEATHER, TIME])
     text = "The answer is 4."
+    many = not load_format(fmt).single_call  # harmony: one call per message
     cases = {
-        "auto": {one: True, two: True, text: True},
-        "required": {one: True, two: True, text: False, "": False},
+        "auto": {one: True, two: many, text: True},
+        "required": {one: True, two: many, text: False, "": False},
         "none": {one: False, two: False, text: True},
         "get_time": {one: False, other: True, two: False, text: False, render_calls([("get_time", {}), ("get_time", {})], fmt, tools=[WEATHER, TIME]): False},
         json.dumps({"type": "function", "function": {"name": "get_time"}}): {one: False, other: True},
@@ -139,7 +140,7 @@ def test_parallel_false_is_enforced_by_the_grammar(fmt):
     check(g, [(one, True), (two, False)])
     g3 = compile_tools([WEATHER], format=fmt, tool_choice="required", max_calls=2)
     three = render_calls([("get_weather", {"city": c}) for c in "ABC"], fmt, tools=[WEATHER])
-    check(g3, [(two, True), (three, False)])
+    check(g3, [(two, not load_format(fmt).single_call), (three, False)])
 
 
 def test_bad_options_get_clear_errors():

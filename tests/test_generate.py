@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from structcall import ToolCallError
+from structcall import ToolCallError, parse_calls
 from structcall.decoding import (
     BackendError,
     ToolCallRetryError,
@@ -176,6 +176,11 @@ def test_an_exact_repeat_ends_the_output(fmt, tiny_tokenizer, tiny_model):
     assert r.stop == "repeat" and r.ok and r.finish_reason == "tool_calls"
     assert [(c.name, c.arguments) for c in r.tool_calls] == [a, b]
     assert r.notes and "repeat of call 2" in r.notes[0]
+    # the text ends before the repeat, complete in its format
+    f = load_format(fmt)
+    closer = f.section_close.strip() if f.section_open else ""
+    assert looping.startswith(r.text[: len(r.text) - len(closer)]) and len(r.text) < len(looping)
+    assert [(c.name, c.arguments) for c in parse_calls(r.text, TOOLS, format=fmt)] == [a, b]
     # the same call with other arguments is not a repeat
     w = __import__("structcall.decoding.generate", fromlist=["_RepeatWatch"])._RepeatWatch(fmt)
     assert not w.feed(render_calls([a, ("get_weather", {"city": "Rome"})], fmt, tools=TOOLS))
@@ -288,7 +293,10 @@ def test_stream_yields_text_and_each_call_when_complete(fmt, tiny_model, tiny_to
                 assert e.type == "tool_call"
                 calls.append(e.tool_call)
                 text_at_call.append(text)
-        assert text == result.text
+        if result.stop == "repeat":  # deltas are the raw output; the result ends before the repeat
+            assert text.startswith(result.text.rstrip("]")) and len(text) > len(result.text.rstrip("]"))
+        else:
+            assert text == result.text
         assert [(c.name, c.arguments) for c in calls] == [(c.name, c.arguments) for c in result.tool_calls]
         assert result.tool_calls == calls
         if len(calls) >= 2:

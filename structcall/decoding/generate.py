@@ -61,7 +61,8 @@ class GenerationResult:
             model calls. Decode figures are per batch in :func:`generate_batch`.
         stop: how decoding ended: ``"grammar"`` (grammar complete), ``"eos"``, ``"length"``
             or ``"repeat"`` (the model repeated a call it had already made: the output was
-            ended there and the repeat dropped, see ``notes``).
+            ended before the repeat - ``text`` stops there, with the call list closed where
+            the format has one - see ``notes``; ``token_ids`` keep every sampled token).
         notes: what structcall did to the output beyond parsing it (a dropped repeat).
         attempts: earlier attempts that failed validation (``retries``), oldest first.
         candidates: with ``top_k``, the names of the tools the retriever put in the prompt
@@ -166,7 +167,25 @@ class _RepeatWatch:
         self.splitter = CallSplitter(format)
         self.seen: list[str] = []
         self.cut: int | None = None  # where the output ends when a repeat was found
+        self.closer = ""  # the section's closer, written after the cut (list formats)
         self.repeat: str | None = None
+
+    def _end_before(self, text: str, k: int) -> None:
+        """Where the output ends without the repeat (call `k`): after call k-1's own closing
+        tag, plus the section's closer when the calls sit in a list, so that the output
+        stays complete in its format."""
+        fmt = self.splitter.fmt
+        cut = self.splitter.ends[k - 1]
+        close = fmt.call_close.strip()
+        j = cut
+        while j < len(text) and text[j] in " \t\r\n":
+            j += 1
+        if close and text.startswith(close, j):
+            cut = j + len(close)
+        start = self.splitter.section_start or 0
+        head = fmt.section_open.strip()
+        self.closer = fmt.section_close.strip() if head and text.startswith(head, start) else ""
+        self.cut = cut
 
     def feed(self, text: str) -> bool:
         if self.cut is not None:
@@ -175,7 +194,7 @@ class _RepeatWatch:
             key = one.strip()
             k = len(self.seen)
             if key in self.seen:
-                self.cut = self.splitter.ends[k - 1] if k else 0
+                self._end_before(text, k)
                 self.repeat = key
                 return True
             self.seen.append(key)
@@ -242,23 +261,24 @@ def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | Non
         else:
             text = raw.decode("utf-8", errors="replace")
             errors.append(ToolCallError("parse", "", f"the output is not valid UTF-8 ({exc.reason} at byte {exc.start})", text=text))
-    content: str | None = text
     repeated = watch is not None and watch.cut is not None and seq.finish == "repeat"
+    if repeated:  # the output ends before the repeat (the list closed where there is one)
+        text = text[: watch.cut] + watch.closer
+    content: str | None = text
     if not errors:
-        # a cut output keeps its complete calls; an output ended at a repeat is read up to it
-        part = text[: watch.cut] if repeated else text
+        # a cut output keeps its complete calls
         try:
-            parsed = parse_output(part, job.grammar, lenient=job.lenient,
-                                  truncated=seq.finish in ("length", "repeat"))
+            parsed = parse_output(text, job.grammar, lenient=job.lenient, truncated=seq.finish == "length")
             calls = parsed.calls
-            content = parsed.content if calls or parsed.content != part else text
+            content = parsed.content if calls or parsed.content != text else text
             cut = truncation_error(parsed) if seq.finish == "length" else None
             if cut is not None:
                 errors.append(cut)
         except ToolCallError as exc:
             errors.append(exc)
     if repeated:
-        notes.append(f"ended at an exact repeat of call {len(watch.seen)} (dropped): {watch.repeat[:80]!r}")
+        closed = f"; closed the list with {watch.closer!r}" if watch.closer else ""
+        notes.append(f"ended at an exact repeat of call {len(watch.seen)} (dropped{closed}): {watch.repeat[:80]!r}")
     if calls and not (content or "").strip():
         content = None
     if seq.finish == "length":
@@ -550,7 +570,9 @@ def stream_generate(
     stop_on_repeat: bool = True,
 ) -> Iterator[StreamEvent]:
     """Like :func:`generate` (no retries), as events: ``"text"`` deltas of the raw output
-    (call markup included; a delta never splits a UTF-8 character), a ``"tool_call"`` event
+    (call markup included; a delta never splits a UTF-8 character; when the output ends at
+    a repeated call the deltas hold the raw text and ``result.text`` stops before the
+    repeat), a ``"tool_call"`` event
     for each call as soon as it is complete and valid, and a final ``"done"`` event with the
     :class:`GenerationResult` (whose ``tool_calls`` are the streamed calls)."""
     _check_sampling(max_new_tokens, temperature, top_p)

@@ -100,10 +100,10 @@ def _arguments_key(fmt: str) -> str:
     from structcall.formats import load_format
 
     f = load_format(fmt)
-    if f.body != "json" or not f.arguments_key:
+    if f.body != "json" or not f.arguments_key or f.call_template:
         raise ValueError(
             f"structcall has no chat template for the {fmt!r} format: its calls are not JSON objects. Models "
-            "trained on it (Llama 3.2 pythonic, ...) ship chat templates that render tools themselves"
+            "trained on it (Llama 3.2 pythonic, DeepSeek, gpt-oss, ...) ship chat templates that render tools themselves"
         )
     return f.arguments_key
 
@@ -205,7 +205,8 @@ def template_formats() -> tuple[str, ...]:
     JSON objects)."""
     from structcall.formats import FORMATS, load_format
 
-    return tuple(f for f in FORMATS if load_format(f).body == "json" and load_format(f).arguments_key)
+    return tuple(f for f in FORMATS if load_format(f).body == "json" and load_format(f).arguments_key
+                 and not load_format(f).call_template)
 
 
 def format_of_template(template: str | None) -> str | None:
