@@ -363,7 +363,7 @@ def _leading_ws(s: str, st: str, lenient: bool, repairs: list[str]) -> None:
 def _extract_json(text: str, fmt, lenient: bool, repairs: list[str]):
     s = _strip_fence(text, repairs) if lenient else text
     st = s.strip()
-    if not st or st[0] not in "{[":
+    if not st or st[0] not in (fmt.opener or "{["):
         return text, []
     _leading_ws(s, st, lenient, repairs)
     sep = fmt.separator.strip()

@@ -97,13 +97,13 @@ def test_compact_prompts_for_every_format(fmt, view, tiny_tokenizer, tiny_plain_
     grammar = compile_tools(TOOLS, format=fmt)
     system = tool_system_prompt(grammar, tool_prompt=view)
     assert render_tool_list(TOOLS, view) in system
-    assert '"parameters"' not in system and "get_weather" in system and "book_flight" in system
+    assert '"properties"' not in system and "get_weather" in system and "book_flight" in system
     assert system.endswith(tool_system_prompt(grammar).split("</tools>\n\n", 1)[1])  # same call instructions
     # both templates (one renders tools= itself, one does not) get structcall's compact list
     for tok in (tiny_tokenizer, tiny_plain_tokenizer):
         compact = render_prompt(tok, "weather in Oslo?", grammar, tool_prompt=view)
         full = render_prompt(tok, "weather in Oslo?", grammar)
-        assert render_tool_list(TOOLS, view) in compact and '"parameters"' not in compact
+        assert render_tool_list(TOOLS, view) in compact and '"properties"' not in compact
         assert '"parameters"' in full
         assert len(tok(compact)["input_ids"]) < len(tok(full)["input_ids"])
 
