@@ -9,7 +9,7 @@ export TORCHDYNAMO_DISABLE := 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup vllm-env run demo test test-fast bench bench-quick clean
+.PHONY: setup vllm-env run demo test test-fast bench bench-quick bench-vllm clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/python -m benchmarks.run --quick --out bench-results
+
+# structcall's vLLM tool parser vs vLLM's hermes parser on SmolLM2 and real BFCL questions
+bench-vllm: setup vllm-env
+	$(BIN)/python -m benchmarks.vllm_bench --out bench-results
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

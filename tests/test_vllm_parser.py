@@ -26,10 +26,11 @@ SCRIPT = Path(__file__).with_name("vllm_parser_check.py")
 def test_streaming_and_non_streaming_parsing_agree_on_grammar_samples(vllm_model_dir, vllm_workdir):
     report = run_vllm_script(SCRIPT, str(vllm_model_dir), "15", cwd=vllm_workdir)
     assert report["n_failures"] == 0, "\n".join(report["failures"])
-    # 4 formats x (3 tool_choices x 2 parallel settings + 1 unenforced set) x 15 samples
-    assert report["cases"] == 4 * 7 * 15
+    # 5 formats x (3 tool_choices x 2 parallel settings + 1 unenforced set) x 15 samples
+    assert report["cases"] == 5 * 7 * 15
     assert report["calls"] >= 300
     # samples that break an unenforced keyword (multipleOf, a number maximum) are rejected
     # by both paths alike
     assert report["rejected"] >= 10
     assert report["cut"] >= 150
+    assert report["cut_kept_calls"] >= 20  # cut after a complete call: that call is returned

@@ -51,6 +51,8 @@ TOOLS = [
         "required": ["steps"], "additionalProperties": False}}},
 ]
 MESSAGES = [{"role": "user", "content": "hi"}]
+# the formats small models write with JSON or Python calls (SmolLM2's own among them)
+FORMATS_CHECKED = ("hermes", "json", "pythonic", "mistral", "smollm2")
 FAILURES: list[str] = []
 
 
@@ -225,7 +227,7 @@ def main() -> None:
     stats = {"cases": 0, "calls": 0, "rejected": 0, "cut": 0, "cut_kept_calls": 0}
     try:
         check_adjust(tok)
-        for fmt in ("hermes", "json", "pythonic", "mistral"):
+        for fmt in FORMATS_CHECKED:
             os.environ["STRUCTCALL_FORMAT"] = fmt
             for choice in ("auto", "required", {"type": "function", "function": {"name": "plan"}}):
                 for parallel in (True, False):

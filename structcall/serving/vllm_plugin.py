@@ -72,7 +72,7 @@ from vllm.tool_parsers import ToolParser, ToolParserManager
 from structcall import SchemaError, ToolCallError, UnsupportedSchemaError, compile_tools
 from structcall.compile import ToolGrammar
 from structcall.formats import FORMATS, detect_format
-from structcall.parse import parse_output
+from structcall.parse import parse_output, truncation_error
 from structcall.render import render_calls
 
 from .chat_templates import format_of_template
@@ -91,7 +91,8 @@ __all__ = [
     "structured_outputs_params",
 ]
 
-logger = init_logger(__name__)
+# under "vllm." so that vLLM's logging configuration (handlers, level) applies to it
+logger = init_logger("vllm.structcall")
 
 PARSER_NAME = "structcall"
 GRAMMAR_DIALECTS = ("ebnf", "lark")
@@ -360,21 +361,30 @@ def _token_limit(request) -> int | None:
     return None
 
 
+def _complete_before(err: ToolCallError) -> int:
+    """How many calls came complete before the one a cut-off error points into (``/2/...``: 2)."""
+    head = (err.pointer or "").split("/")[1:2]
+    return int(head[0]) if head and head[0].isdigit() else 0
+
+
 def cut_output_error(g: ToolGrammar, text: str, request, tokenizer, err: ToolCallError) -> ToolCallValidationError:
-    """The error for an output that ended before its first call was complete (HTTP 422)."""
+    """The error for an output that ended inside a call with no complete call to return (HTTP 422)."""
     limit = _token_limit(request)
     try:
         used = len(tokenizer.encode(text, add_special_tokens=False))
         fewest, most, tool = call_token_estimate(g, tokenizer)
     except Exception:  # a tokenizer that cannot encode: say less, but still say what happened
         used, fewest, most, tool = None, 0, 0, ""
-    if limit is not None and used is not None and used >= limit - 1:
-        how = f"was cut off by the token limit (max_tokens={limit}, {used} tokens generated)"
-    elif limit is not None:
-        how = (f"ended after {used} tokens (a stop sequence or the context length; max_tokens={limit})"
-               if used is not None else f"ended early (max_tokens={limit})")
+    about = f", about {used} tokens generated" if used is not None else ""
+    stops = bool(getattr(request, "stop", None)) or bool(getattr(request, "stop_token_ids", None))
+    if limit is None:
+        how = f"was cut off by the context length{' or a stop sequence' if stops else ''} (no max_tokens set{about})"
+    elif stops:
+        how = f"was cut off by the token limit or a stop sequence (max_tokens={limit}{about})"
     else:
-        how = "was cut off (the context length or a stop sequence)"
+        how = f"was cut off by the token limit (max_tokens={limit}{about})"
+    k = _complete_before(err)
+    where = "before its first tool call was complete" if k == 0 else f"inside call {k + 1}"
     size = ""
     if fewest:
         span = f"{fewest}" if fewest == most else f"{fewest} to {most}"
@@ -384,10 +394,10 @@ def cut_output_error(g: ToolGrammar, text: str, request, tokenizer, err: ToolCal
     fix = (f"raise max_tokens (at least {suggest} for one call; more for parallel calls or long arguments)"
            if suggest else "raise max_tokens")
     message = (
-        f"structcall: the output {how} before its first tool call was complete, so there is no call to "
-        f"return.{size} What to change: {fix}. Model output: {_shown(text)}\nmodel_feedback: {err.feedback}"
+        f"structcall: the output {how} {where}, so no call is returned.{size} What to change: {fix}. "
+        f"Model output: {_shown(text)}\nmodel_feedback: {err.feedback}"
     )
-    summary = f"output cut before its first complete tool call ({how})"
+    summary = f"output cut {where} ({how})"
     return ToolCallValidationError(message, error=err, summary=summary, parameter="max_tokens")
 
 
@@ -519,21 +529,29 @@ class StructcallToolParser(ToolParser):
         """`parse_output` result for the whole output, or the user-facing error to raise."""
         g = self.grammar(request)
         try:
-            return parse_output(text, g)
+            # truncated=True: an output that ends inside a call keeps its complete calls
+            result = parse_output(text, g, truncated=True)
         except ToolCallError as e:
-            # Under the grammar a complete output always parses and names a call when one is
-            # required: an output that does not is one that ended early.
+            # Under the grammar a complete output always parses: one that does not, or that
+            # names no call when one is required, ended early (inside the envelope).
             if e.kind in ("parse", "truncated") or (e.kind == "no_call" and g.requires_call):
                 raise self._reject(cut_output_error(g, text, request, self.model_tokenizer, e)) from None
             raise self._reject(invalid_call_error(e, g, text)) from None
+        cut = truncation_error(result)
+        if cut is not None and result.calls:
+            logger.info("structcall: output cut inside call %d; returning the %d complete call(s) before it",
+                        len(result.calls) + 1, len(result.calls))
+        elif cut is not None:
+            raise self._reject(cut_output_error(g, text, request, self.model_tokenizer, cut))
+        return result
 
     # -- non-streaming
     def extract_tool_calls(self, model_output: str, request) -> ExtractedToolCallInformation:
         if not request.tools or request.tool_choice == "none":
             return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=model_output)
         result = self._final(model_output, request)
-        if not result.calls:
-            return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=model_output)
+        if not result.calls:  # a plain answer (or the format's explicit "no call", which is not content)
+            return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=result.content)
         tool_calls = []
         for call in result.calls:
             oa = openai_call(call)
@@ -604,12 +622,11 @@ class StructcallToolParser(ToolParser):
         request = self._request
         if request is None:
             return None
-        text = self._text
-        result = self._final(text, request)
+        result = self._final(self._text, request)
         content = ""
-        if not result.calls and len(text) > self._content_sent:
-            content = text[self._content_sent:]
-            self._content_sent = len(text)
+        if len(result.content) > self._content_sent:  # text held back in case it began a call
+            content = result.content[self._content_sent:]
+            self._content_sent = len(result.content)
         deltas = self._new_call_deltas(result.calls)
         if not content and not deltas:
             return None
