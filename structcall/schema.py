@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover
 
 from .errors import Problem, SchemaError, UnsupportedSchemaError
 from .grammar import EMPTY, Alt, Chars, Grammar, Lit, Node, Ref, Rep, Seq, alt, opt, seq
+from .patterns import PatternUndecided, search
 
 __all__ = ["Limits", "SchemaNote", "SchemaCompiler", "render_literal", "FORMAT_REGEXES"]
 
@@ -1081,11 +1082,11 @@ class SchemaCompiler:
         """Entries beyond the declared properties: keys matching each patternProperties pattern
         with its value schema, then (unless `closed`) other keys with the additionalProperties
         value schema. What the grammar cannot tell apart is listed in `unenforced`."""
-        from .patterns import PatternUndecided, search
-
+        pprops = schema.get("patternProperties") or {}
+        if closed and not pprops:
+            return []
         props = schema.get("properties") or {}
         declared = list(dict.fromkeys(list(props) + list(schema.get("required") or [])))
-        pprops = schema.get("patternProperties") or {}
         addl = schema.get("additionalProperties", None)
         out: list[Node] = []
         open_pats = []
