@@ -37,6 +37,7 @@ import json
 import math
 import platform
 import random
+import re
 import signal
 import sys
 import time
@@ -192,6 +193,7 @@ def run(args: argparse.Namespace) -> dict:
                                {s.name: s.original_name for s in admitted})
                 gold = {_norm(next(iter(g))) for g in item["ground_truth"]}
                 row = {"tools": n, "view": view, "regime": regime, "item": item["id"], **score,
+                       "picked": picked_gold(r.text, item),
                        "retrieved_gold": None if r.candidates is None else bool(gold & set(r.candidates)),
                        "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
                        "finish_reason": r.finish_reason, "error_kinds": r.error_kinds, "text": r.text,
@@ -213,6 +215,17 @@ def run(args: argparse.Namespace) -> dict:
             "context": context}
 
 
+_FIRST_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
+
+
+def picked_gold(text: str, item: dict) -> bool:
+    """Whether the first function the output names (``"name": "..."``, complete or cut off later)
+    is a gold one: which tool the model chose, apart from whether its arguments were finished."""
+    m = _FIRST_NAME.search(text or "")
+    gold = {_norm(next(iter(g))) for g in item["ground_truth"]}
+    return bool(m) and _norm(m.group(1)) in gold
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -221,7 +234,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     for (n, view, regime), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], VIEWS.index(kv[0][1]), kv[0][2])):
         k = len(rs)
         s = {"tools": n, "view": view, "regime": regime, "n": k}
-        for m in ("valid", "name", "ast"):
+        for m in ("valid", "picked", "name", "ast"):
             hits = sum(bool(r[m]) for r in rs)
             s[m] = hits / k
             s[f"{m}_ci"] = wilson(hits, k)
@@ -238,16 +251,19 @@ def to_markdown(result: dict) -> str:
     lines = [f"Model: {result['model']}; {len(result['items'])} BFCL v4 `multiple` questions per cell "
              f"(the same questions in every cell), greedy, tool_choice=required, one call, llguidance; retrieval = BM25 "
              f"top-{result['top_k']}. Machine: {result['machine']}. 95% Wilson intervals.", "",
-             "| tools | prompt view | regime | n | valid % | right function % | AST correct % [95% CI] | "
+             "`picked gold`: the first function the output names is the right one (even if the call was then "
+             "cut off or invalid); `valid`: a complete call that validates; `right function`: valid and the right "
+             "function; `AST correct`: BFCL's AST check.", "",
+             "| tools | prompt view | regime | n | valid % | picked gold % | right function % | AST correct % [95% CI] | "
              "gold retrieved % | prompt tokens | s/question |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in result["summary"]:
         lo, hi = s["ast_ci"]
         rec = "" if s["retrieval_recall"] is None else pct(s["retrieval_recall"])
-        lines.append(f"| {s['tools']} | {s['view']} | {s['regime']} | {s['n']} | {pct(s['valid'])} | {pct(s['name'])} | "
+        lines.append(f"| {s['tools']} | {s['view']} | {s['regime']} | {s['n']} | {pct(s['valid'])} | {pct(s['picked'])} | {pct(s['name'])} | "
                      f"{pct(s['ast'])} [{pct(lo)}-{pct(hi)}] | {rec} | {s['prompt_tokens']:.0f} | {s['seconds']:.1f} |")
     for sk in result["skipped"]:
-        lines.append(f"| {sk['tools']} | {sk['view']} | {sk['regime']} | 0 | | | not run: {sk['why']} | | | |")
+        lines.append(f"| {sk['tools']} | {sk['view']} | {sk['regime']} | 0 | | | | not run: {sk['why']} | | | |")
     lines += ["", "Tool-list tokens (mean over the questions' tool sets, this model's tokenizer):", "",
               "| tools | full | compact | names | compact saves | names saves |", "|---|---|---|---|---|---|"]
     for t in result["tokens"]:
@@ -263,25 +279,28 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     colours = {"full": "tab:blue", "compact": "tab:orange", "retrieval": "tab:green"}
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for view in VIEWS:
-        for regime, style in (("constrained", "-"), ("free", "--")):
-            pts = [s for s in result["summary"] if s["view"] == view and s["regime"] == regime]
-            if not pts:
-                continue
-            xs = [s["tools"] for s in pts]
-            ys = [100 * s["ast"] for s in pts]
-            err = [[100 * (s["ast"] - s["ast_ci"][0]) for s in pts], [100 * (s["ast_ci"][1] - s["ast"]) for s in pts]]
-            ax.errorbar(xs, ys, yerr=err, fmt="o" + style, color=colours[view], capsize=3, alpha=0.9,
-                        label=f"{view}, {regime}")
-    ax.set_xscale("log")
-    ax.set_xticks(sorted({s["tools"] for s in result["summary"]}))
-    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.set_xlabel("tools in play (BFCL multiple + BFCL distractors)")
-    ax.set_ylabel("BFCL AST correct, % (95% CI)")
-    ax.set_title(f"{result['model']}: tools in context vs prompt view", fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for ax, (metric, title) in zip(axes, (("ast", "BFCL AST correct"), ("picked", "picked the gold function"))):
+        for view in VIEWS:
+            for regime, style in (("constrained", "-"), ("free", "--")):
+                pts = [s for s in result["summary"] if s["view"] == view and s["regime"] == regime]
+                if not pts:
+                    continue
+                xs = [s["tools"] * (1.04 if regime == "free" else 1) for s in pts]
+                ys = [100 * s[metric] for s in pts]
+                err = [[100 * (s[metric] - s[f"{metric}_ci"][0]) for s in pts],
+                       [100 * (s[f"{metric}_ci"][1] - s[metric]) for s in pts]]
+                ax.errorbar(xs, ys, yerr=err, fmt="o" + style, color=colours[view], capsize=3, alpha=0.85,
+                            label=f"{view}, {regime}")
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({s["tools"] for s in result["summary"]}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("tools in play (BFCL multiple + BFCL distractors)")
+        ax.set_ylabel(f"{title}, % (95% CI)")
+        ax.set_ylim(-5, 105)
+        ax.set_title(f"{result['model']}, n={len(result['items'])} per point: {title}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -307,7 +326,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results/manytools")
+    p.add_argument("--summarise", metavar="DIR",
+                   help="only re-summarise DIR (its results.json and items.jsonl) into --out; runs no model")
     args = p.parse_args(argv)
+    if args.summarise:
+        return resummarise(Path(args.summarise), Path(args.out))
     if args.limit < 1:
         p.error("--limit must be at least 1")
     t0 = time.perf_counter()
@@ -320,6 +343,25 @@ def main(argv: list[str] | None = None) -> dict:
               "wall_s": time.perf_counter() - t0}
     out = Path(args.out)
     (out / "results.json").write_text(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
+    (out / "results.md").write_text(to_markdown(result))
+    if result["summary"]:
+        plot(result, out / "accuracy.png")
+    print(to_markdown(result))
+    return result
+
+
+def resummarise(src: Path, out: Path) -> dict:
+    """Rebuild the summary, table and plot from a finished (or stopped) run's files."""
+    result = json.loads((src / "results.json").read_text())
+    items = {i["id"]: i for i in bfcl_multiple_items()}
+    rows = [json.loads(line) for line in (src / "items.jsonl").read_text().splitlines() if line.strip()]
+    for r in rows:
+        r["picked"] = picked_gold(r["text"], items[r["item"]])
+    result["summary"] = summarise(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != src.resolve():
+        (out / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "results.json").write_text(json.dumps(result, indent=1))
     (out / "results.md").write_text(to_markdown(result))
     if result["summary"]:
         plot(result, out / "accuracy.png")
