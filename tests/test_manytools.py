@@ -245,3 +245,9 @@ def test_many_tools_evaluation_tool_sets_and_cells():
     lo, hi = wilson(8, 10)
     assert (round(lo, 3), round(hi, 3)) == (0.49, 0.943)  # the Wilson 95% interval of 8/10
     assert wilson(0, 0) == (0.0, 1.0)
+    from benchmarks.manytools_eval import picked_gold
+
+    first = bfcl_multiple_items()[0]  # gold: triangle_properties.get
+    assert picked_gold('<tool_call>\n{"name": "triangle_properties_get", "arguments": {"side1": 5, "si', first)
+    assert not picked_gold('<tool_call>\n{"name": "circle_properties_get", "arguments": {}}', first)
+    assert not picked_gold("The triangle has sides 3, 4 and 5.", first)
