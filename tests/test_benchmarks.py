@@ -165,11 +165,10 @@ def test_quick_run_writes_well_formed_json(quick_run):
 
     systems = {r["system"] for r in results["compile"]}
     assert {"structcall core", "outlines (own JSON schema)"} | {f"structcall + {b}" for b in backends} <= systems
-    assert {r["tools"] for r in results["compile"]} == {1, 10, 100, 500}
+    assert {r["tools"] for r in results["compile"]} == {1, 10, 100}
     library = [r for r in results["compile"] if r["workload"] == "BFCL tools, hermes/auto/parallel"]
-    assert {r["tools"] for r in library} == {100, 500} and {r["system"] for r in library} >= {"structcall core"}
-    assert {r["grammar"] for r in results["mask"]} >= {"100 BFCL tools, hermes/auto/parallel",
-                                                       "500 BFCL tools, hermes/auto/parallel"}
+    assert {r["tools"] for r in library} == {100} and {r["system"] for r in library} >= {"structcall core"}
+    assert "100 BFCL tools, hermes/auto/parallel" in {r["grammar"] for r in results["mask"]}
     for r in results["compile"]:
         assert r["status"] in ("ok", "timeout", "error", "skipped")
         if r["status"] == "ok":
