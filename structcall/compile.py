@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import Problem, SchemaError
 from .formats import OutputFormat, check_format, load_format, not_opener_text
-from .grammar import Alt, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, seq, to_gbnf, to_lark, to_llguidance, to_regex
-from .schema import Limits, SchemaCompiler, SchemaNote, is_identifier
+from .grammar import Alt, Chars, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, opt, seq, to_gbnf, to_lark, to_llguidance, to_regex
+from .schema import FORMAT_REGEXES, Limits, SchemaCompiler, SchemaNote, _PatternCompiler, is_identifier
 from .tools import ToolSpec, closest, normalize_tools
 
 __all__ = ["compile_tools", "ToolGrammar", "ToolChoice", "DEFAULT_MAX_CALLS", "normalize_tool_choice", "cache_info", "clear_cache"]
@@ -124,6 +124,59 @@ def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> ToolChoice:
     )
 
 
+_RAW_CHAR = Chars.of([(ord("<"), ord("<"))], negated=True)
+_RAW_STRING_KEYS = {"type", "minLength", "maxLength", "pattern", "format", "description", "title", "default",
+                    "examples", "nullable"}
+
+
+class _XmlArguments(SchemaCompiler):
+    """Arguments as XML parameters (Qwen3-Coder): a top-level string value is raw text (no
+    quotes, no escapes; it cannot hold ``<``, which would open the closing tag: a recorded
+    cap), an enum of strings its raw values; every other value is JSON."""
+
+    def xml_parameters(self, schema: dict, pointer: str, param_open: str, param_close: str) -> Node:
+        self._root, self._root_pointer = schema, pointer
+        for kw in ("anyOf", "oneOf", "allOf", "patternProperties", "minProperties", "maxProperties"):
+            if kw in schema:
+                self.note_unenforced(f"{pointer}/{kw}", kw, "not expressible in XML parameters; checked by the validator after decoding")
+        addl = schema.get("additionalProperties")
+        if addl not in (None, False) or ("properties" not in schema and addl is None):
+            self.note_cap(pointer, "additionalProperties", "XML parameters: only declared properties are generated")
+        # each value carries its own closer, so that raw text and the closer lex as one piece
+        self._param_close = param_close
+        try:
+            return self.properties_body(schema, pointer, 0, key=lambda k: param_open.format(key=k), sep="")
+        finally:
+            self._param_close = None
+
+    _param_close: str | None = None
+
+    def value(self, schema, pointer: str, depth: int = 0) -> Node:
+        if depth == 1 and self._param_close is not None:
+            return seq(self._top_value(schema, pointer), Lit(self._param_close))
+        return super().value(schema, pointer, depth)
+
+    def _top_value(self, schema, pointer: str) -> Node:
+        if isinstance(schema, dict):
+            values = [schema["const"]] if "const" in schema else schema.get("enum")
+            if values and all(isinstance(v, str) for v in values) and "<" not in "".join(values):
+                return alt(*[Lit(v) for v in values])
+            if schema.get("type") == "string" and set(schema) <= _RAW_STRING_KEYS:
+                cap = self.limits.max_string_length
+                rx = FORMAT_REGEXES.get(schema.get("format")) if "pattern" not in schema else None
+                if rx is not None:  # a known format: its regex, as raw text (no quotes, '<' or escapes in any)
+                    if "%(cap)d" in rx:
+                        self.note_cap(pointer, "format", f"{schema['format']} limited to about {cap} characters")
+                    return _PatternCompiler("json", cap).compile("^" + rx.replace("%(cap)d", str(cap)) + "$")
+                lo, hi = int(schema.get("minLength", 0) or 0), schema.get("maxLength")
+                self.note_cap(pointer, "maxLength", f"XML parameter text holds no '<'{'' if hi is not None else f', at most {max(cap, lo)} characters'}")
+                for kw in ("pattern", "format"):
+                    if kw in schema:
+                        self.note_unenforced(f"{pointer}/{kw}", kw, "raw XML parameter text: checked by the validator")
+                return Rep(_RAW_CHAR, lo, int(hi) if hi is not None else max(cap, lo))
+        return super().value(schema, pointer, 1)
+
+
 def _strip_prefix(g: Grammar, node: Node, prefix: str, depth: int = 0) -> Node:
     """The node for what follows `prefix` in `node`'s language (for nodes whose every string
     starts with `prefix`, like a call section after its trigger)."""
@@ -156,7 +209,7 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
            limits: Limits, allow_think: bool, max_calls_given: bool) -> tuple[Grammar, list, list]:
     g = Grammar(start="start")
     syntax = "python" if fmt.body == "python" else "json"
-    comp = SchemaCompiler(g, syntax=syntax, limits=limits, strict=strict)
+    comp = (_XmlArguments if fmt.body == "xml" else SchemaCompiler)(g, syntax=syntax, limits=limits, strict=strict)
     allowed = [s for s in specs if s.name == choice.name] if choice.named else specs
     problems: list[Problem] = []
     calls: list[Node] = []
@@ -171,7 +224,11 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
                 if spec.original_name != spec.name and (
                         fmt.body != "python" or all(is_identifier(p) for p in spec.original_name.split("."))):
                     names.append(spec.original_name)
-                if fmt.call_template:
+                if fmt.body == "xml":
+                    fn_open, param_open, param_close, fn_close = fmt.xml_parts
+                    body = comp.xml_parameters(spec.parameters, spec.pointer, param_open, param_close)
+                    node = seq(alt(*[Lit(fn_open.format(name=n)) for n in names]), body, Lit(fn_close))
+                elif fmt.call_template:
                     pre, mid, post = fmt.call_parts()
                     node = seq(alt(*[Lit(n) for n in names]), Lit(mid),  # `pre` is the format's
                                comp.compile_root(spec.parameters, spec.pointer), Lit(post))

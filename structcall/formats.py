@@ -53,6 +53,9 @@ class OutputFormat:
         call_template: a call written around its name and its JSON arguments object, with
             ``{name}`` and ``{arguments}`` marking them (DeepSeek, gpt-oss); None: a
             ``{name_key: ..., arguments_key: ...}`` object (or a Python call).
+        xml_parts: for ``body="xml"``: (function opener with ``{name}``, parameter opener
+            with ``{key}``, parameter closer, function closer); a string argument is raw
+            text, any other value JSON.
         single_call: the format has no way to write parallel calls (one call per message).
         no_call: the in-format way to say "no call" (e.g. an empty list), or None.
         instructions: the system-prompt paragraph that teaches the format (``{parallel}``
@@ -77,6 +80,7 @@ class OutputFormat:
     text_before_call: bool = False
     bare_single: bool = False
     call_template: str | None = None
+    xml_parts: tuple[str, str, str, str] | None = None
     single_call: bool = False
     no_call: str | None = None
     instructions: str = ""
@@ -272,6 +276,20 @@ _ENTRIES = [
         description="gpt-oss harmony: a commentary message to=functions.name with JSON arguments, ending <|call|>.",
     ),
     OutputFormat(
+        name="qwen3_coder",
+        families="Qwen3-Coder, Qwen3.5 (XML tool calls)",
+        body="xml", section_open="", section_close="", call_open="<tool_call>\n", call_close="\n</tool_call>",
+        separator="\n", arguments_key=None, trigger="<tool_call>", text_before_call=True,
+        xml_parts=("<function={name}>\n", "<parameter={key}>\n", "\n</parameter>\n", "</function>"),
+        instructions=(
+            "For each function call, write:\n<tool_call>\n<function=NAME>\n<parameter=ARGUMENT>\nVALUE\n"
+            "</parameter>\n</function>\n</tool_call>\n(one <parameter> block per argument; text values as they "
+            "are, other values as JSON)"
+        ),
+        detect=(r"<function=", r"<parameter="),
+        description="Qwen3-Coder XML: <function=name> with one <parameter=key> block per argument.",
+    ),
+    OutputFormat(
         name="smollm2",
         families="SmolLM2-Instruct (135M / 360M / 1.7B)",
         body="json", section_open="<tool_call>[", section_close="]</tool_call>", trigger="<tool_call>",
@@ -323,7 +341,7 @@ def load_format(name: str) -> OutputFormat:
 
 
 # detection order: the most specific markers first
-_DETECT_ORDER = ("smollm2", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
+_DETECT_ORDER = ("smollm2", "qwen3_coder", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
 
 
 def detect_format(tokenizer_or_template) -> str:

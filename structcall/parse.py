@@ -619,11 +619,82 @@ def _extract_templated(text: str, fmt, lenient: bool, repairs: list[str]):
     return content, items
 
 
+def _extract_xml(text: str, fmt, lenient: bool, repairs: list[str]):
+    """Formats whose calls are XML parameters in tagged blocks (qwen3_coder); argument values
+    stay raw text here and are read against the schema in `_xml_arguments`."""
+    open_, close = fmt.call_open.strip(), fmt.call_close.strip()
+    fn_open, p_open, p_close, fn_close = fmt.xml_parts
+    fn_head, fn_tail = fn_open.split("{name}")
+    p_head, p_tail = p_open.split("{key}")
+    first = text.find(open_)
+    if first < 0:
+        return text, []
+    content = text[:first]
+    items: list = []
+    pos = first
+    while True:
+        k = len(items)
+        end = text.find(close, pos + len(open_))
+        if end < 0:
+            raise ToolCallError("parse", f"/{k}", f"a {open_} block is not closed with {close}")
+        body = text[pos + len(open_):end].strip()
+        if not body.startswith(fn_head) or not body.endswith(fn_close.strip()):
+            raise ToolCallError("parse", f"/{k}", f"a call must be {fn_head}NAME{fn_tail.strip()} ... {fn_close.strip()}")
+        j = body.find(fn_tail.strip() or ">", len(fn_head))
+        name = body[len(fn_head):j]
+        inner = body[j + len(fn_tail.strip() or ">"): len(body) - len(fn_close.strip())]
+        args: dict = {}
+        rx = re.compile(re.escape(p_head) + r"([^>\n]+)" + re.escape(p_tail.strip() or ">") + r"\n?(.*?)\n?"
+                        + re.escape(p_close.strip()), re.S)
+        last = 0
+        for m in rx.finditer(inner):
+            if inner[last:m.start()].strip():
+                raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text between parameters: {_short(inner[last:m.start()].strip(), 40)}")
+            if m.group(1) in args:
+                raise ToolCallError("parse", f"/{k}/arguments/{m.group(1)}", f"argument {m.group(1)!r} given twice")
+            args[m.group(1)] = m.group(2)
+            last = m.end()
+        if inner[last:].strip():
+            raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text in the call: {_short(inner[last:].strip(), 40)}")
+        items.append({"name": name, "arguments": args, "_raw": True})
+        pos = end + len(close)
+        nxt = text.find(open_, pos)
+        between = text[pos: nxt if nxt >= 0 else len(text)]
+        if between.strip():
+            if not lenient:
+                raise ToolCallError("parse", f"/{len(items)}", f"unexpected text after the tool calls: {_short(between.strip(), 40)}")
+            repairs.append("dropped text after the call")
+        if nxt < 0:
+            break
+        pos = nxt
+    return content, items
+
+
+def _xml_arguments(args: dict, spec) -> dict:
+    """Raw XML parameter texts -> values: text for string (or undeclared) arguments, JSON for
+    the others (kept as text when it is not JSON, so the validator names the type error)."""
+    props = spec.parameters.get("properties") or {}
+    out = {}
+    for k, raw in args.items():
+        sub = props.get(k)
+        values = (sub.get("enum") or ([sub["const"]] if "const" in sub else None)) if isinstance(sub, dict) else None
+        if not isinstance(sub, dict) or sub.get("type") == "string" or (values and all(isinstance(v, str) for v in values)):
+            out[k] = raw
+            continue
+        try:
+            out[k] = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            out[k] = raw
+    return out
+
+
 def _extractor(fmt):
     """The reader for a format's shape: Python calls, tagged blocks, a list after a trigger,
     or JSON that starts the output."""
     if fmt.body == "python":
         return _extract_pythonic
+    if fmt.body == "xml":
+        return _extract_xml
     if fmt.call_template:
         return _extract_templated
     if fmt.call_open:
@@ -755,7 +826,7 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
             repairs.append("read 'parameters' as 'arguments'")
         else:
             args = None
-        extra = sorted(set(item) - {nkey, akey} - ({"parameters"} if lenient else set()))
+        extra = sorted(set(item) - {nkey, akey, "_raw"} - ({"parameters"} if lenient else set()))
         if extra and not lenient:
             errors.append(("parse", base, f"unexpected key(s) {', '.join(map(repr, extra))} in a call; a call has only '{nkey}' and '{akey}'"))
         if not isinstance(name, str):
@@ -770,6 +841,8 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
                 errors.append(("parse", f"{base}/{akey}", f"the call to {spec.name} has no '{akey}'"))
                 continue
             args = {}
+        if item.get("_raw") and isinstance(args, dict):
+            args = _xml_arguments(args, spec)
         if isinstance(args, str) and lenient:
             try:
                 args = json.loads(args)

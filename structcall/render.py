@@ -95,6 +95,11 @@ def order_arguments(value, schema, root=None):
 def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt) -> str:
     if spec is not None:
         args = order_arguments(args, spec.parameters)
+    if fmt.body == "xml":
+        fn_open, p_open, p_close, fn_close = fmt.xml_parts
+        params = "".join(p_open.format(key=k) + (v if isinstance(v, str) else render_literal(v)) + p_close
+                         for k, v in args.items())
+        return fn_open.format(name=name) + params + fn_close
     if fmt.call_template:
         pre, mid, post = fmt.call_parts()
         return pre + name + mid + render_literal(args) + post

@@ -67,6 +67,8 @@ class CallSplitter:
         self._text = text
         if self.fmt.call_template:
             return self._feed_templated(text)
+        if self.fmt.body == "xml":
+            return self._feed_xml(text)
         done: list[str] = []
         fmt = self.fmt
         python = self._python
@@ -182,6 +184,36 @@ class CallSplitter:
             if fmt.single_call:
                 self._mode = "done"
         return [fmt.wrap([d]) for d in done]
+
+    def _feed_xml(self, text: str) -> list[str]:
+        """XML calls (qwen3_coder): a call is complete at its function closer."""
+        fmt = self.fmt
+        open_ = fmt.call_open.strip()
+        fn_head = fmt.xml_parts[0].split("{name}")[0]
+        fn_close = fmt.xml_parts[3].strip()
+        close = fmt.call_close.strip()
+        done: list[str] = []
+        while True:
+            at = text.find(open_, self._pos)
+            if at < 0:
+                self._pos = max(self._pos, len(text) - len(open_) + 1)
+                break
+            if self.section_start is None:
+                self.section_start = at
+            start = text.find(fn_head, at)
+            end = text.find(fn_close, start) if start >= 0 else -1
+            if end < 0:
+                self._pos = at
+                break
+            end += len(fn_close)
+            done.append(fmt.wrap([text[start:end]]))
+            k = end
+            while k < len(text) and text[k] in " \t\r\n":
+                k += 1
+            self.complete_end = k + len(close) if text.startswith(close, k) else end
+            self.ends.append(self.complete_end)
+            self._pos = end
+        return done
 
     @staticmethod
     def _call_start(text: str, paren: int) -> int:

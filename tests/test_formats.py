@@ -126,6 +126,17 @@ TABLES = {
         ('<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>'
          '<|channel|>commentary to=functions.search <|constrain|>json<|message|>{"q": "x"}<|call|>', False),  # one per message
     ],
+    "qwen3_coder": [
+        # the shape of vLLM's tests/tool_parsers/test_qwen3coder_tool_parser.py outputs
+        ("<tool_call>\n<function=get_weather>\n<parameter=city>\nDallas\n</parameter>\n<parameter=unit>\nfahrenheit\n"
+         "</parameter>\n</function>\n</tool_call>", True),
+        ("Let me check.\n<tool_call>\n<function=final_answer>\n<parameter=trigger>\ntrue\n</parameter>\n</function>\n"
+         "</tool_call>", True),
+        ("<tool_call>\n<function=search>\n<parameter=q>\nline one\nline two\n</parameter>\n</function>\n</tool_call>\n"
+         "<tool_call>\n<function=get_weather>\n<parameter=city>\nRome\n</parameter>\n</function>\n</tool_call>", True),
+        ("<tool_call>\n<function=get_weather>\n<parameter=town>\nDallas\n</parameter>\n</function>\n</tool_call>", False),
+        ("<tool_call>\n<function=get_weather>\n<parameter=city>\nDallas\n</parameter>\n</tool_call>", False),
+    ],
     "json": [
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}', True),
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}\n', True),
@@ -180,6 +191,8 @@ TEMPLATES = {
     "mistral": "{%- if message.tool_calls %}[TOOL_CALLS][{% for c in message.tool_calls %}{{ c | tojson }}{% endfor %}]",
     "pythonic": "[func_name1(params_name1=params_value1, params_name2=params_value2...), func_name2(params)]",
     "json": "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}",
+    "qwen3_coder": ("<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n"
+                    "</parameter>\n</function>\n</tool_call>"),
     "llama3_json": ('Given the following functions, please respond with a JSON for a function call with its proper arguments '
                     'that best answers the given prompt.\n\nRespond in the format {"name": function name, "parameters": '
                     'dictionary of argument name and its value}. Do not use variables.'),
