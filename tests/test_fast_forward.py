@@ -12,7 +12,6 @@ students, never having seen that split, wrote garbage paths. Those cases are bel
 from __future__ import annotations
 
 import pytest
-import torch
 
 from structcall import compile_tools, parse_calls
 from structcall.decoding import generate, generate_batch, get_backend, stream_generate
