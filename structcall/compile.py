@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 from .errors import Problem, SchemaError
-from .formats import OutputFormat, check_format, load_format, not_opener_text
+from .formats import OutputFormat, check_format, load_format, not_opener_text, xml_raw_value
 from .grammar import Alt, Chars, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, opt, seq, to_gbnf, to_lark, to_llguidance, to_regex
 from .schema import FORMAT_REGEXES, Limits, SchemaCompiler, SchemaNote, _PatternCompiler, is_identifier
 from .tools import ToolSpec, closest, normalize_tools
@@ -125,8 +125,6 @@ def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> ToolChoice:
 
 
 _RAW_CHAR = Chars.of([(ord("<"), ord("<"))], negated=True)
-_RAW_STRING_KEYS = {"type", "minLength", "maxLength", "pattern", "format", "description", "title", "default",
-                    "examples", "nullable"}
 
 
 class _XmlArguments(SchemaCompiler):
@@ -157,24 +155,28 @@ class _XmlArguments(SchemaCompiler):
         return super().value(schema, pointer, depth)
 
     def _top_value(self, schema, pointer: str) -> Node:
-        if isinstance(schema, dict):
-            values = [schema["const"]] if "const" in schema else schema.get("enum")
-            if values and all(isinstance(v, str) for v in values) and "<" not in "".join(values):
-                return alt(*[Lit(v) for v in values])
-            if schema.get("type") == "string" and set(schema) <= _RAW_STRING_KEYS:
-                cap = self.limits.max_string_length
-                rx = FORMAT_REGEXES.get(schema.get("format")) if "pattern" not in schema else None
-                if rx is not None:  # a known format: its regex, as raw text (no quotes, '<' or escapes in any)
-                    if "%(cap)d" in rx:
-                        self.note_cap(pointer, "format", f"{schema['format']} limited to about {cap} characters")
-                    return _PatternCompiler("json", cap).compile("^" + rx.replace("%(cap)d", str(cap)) + "$")
-                lo, hi = int(schema.get("minLength", 0) or 0), schema.get("maxLength")
-                self.note_cap(pointer, "maxLength", f"XML parameter text holds no '<'{'' if hi is not None else f', at most {max(cap, lo)} characters'}")
-                for kw in ("pattern", "format"):
-                    if kw in schema:
-                        self.note_unenforced(f"{pointer}/{kw}", kw, "raw XML parameter text: checked by the validator")
-                return Rep(_RAW_CHAR, lo, int(hi) if hi is not None else max(cap, lo))
-        return super().value(schema, pointer, 1)
+        if not xml_raw_value(schema):
+            return super().value(schema, pointer, 1)
+        values = [schema["const"]] if "const" in schema else schema.get("enum")
+        if values:
+            return alt(*[Lit(v) for v in values])
+        cap = self.limits.max_string_length
+        rx = FORMAT_REGEXES.get(schema.get("format")) if "pattern" not in schema else None
+        if rx is not None:  # a known format: its regex, as raw text (no quotes, '<' or escapes in any)
+            if "%(cap)d" in rx:
+                self.note_cap(pointer, "format", f"{schema['format']} limited to about {cap} characters")
+            if "minLength" in schema or "maxLength" in schema:
+                self.note_unenforced(pointer, "maxLength" if "maxLength" in schema else "minLength",
+                                     f"length together with format {schema['format']!r} is checked by the validator")
+            if schema["format"] in ("date", "date-time"):
+                self.note_unenforced(f"{pointer}/format", "format", "the grammar enforces the shape; calendar validity (e.g. no Feb 30) is checked by the validator")
+            return _PatternCompiler("json", cap).compile("^" + rx.replace("%(cap)d", str(cap)) + "$")
+        lo, hi = int(schema.get("minLength", 0) or 0), schema.get("maxLength")
+        self.note_cap(pointer, "maxLength", f"XML parameter text holds no '<'{'' if hi is not None else f', at most {max(cap, lo)} characters'}")
+        for kw in ("pattern", "format"):
+            if kw in schema:
+                self.note_unenforced(f"{pointer}/{kw}", kw, "raw XML parameter text: checked by the validator")
+        return Rep(_RAW_CHAR, lo, int(hi) if hi is not None else max(cap, lo))
 
 
 def _strip_prefix(g: Grammar, node: Node, prefix: str, depth: int = 0) -> Node:

@@ -368,6 +368,23 @@ def format_table() -> list[tuple[str, str, str]]:
     return [(f.name, f.families, ", ".join(f.detect) or "default") for f in _ENTRIES]
 
 
+_XML_RAW_KEYS = {"type", "minLength", "maxLength", "pattern", "format", "description", "title", "default",
+                 "examples", "nullable"}
+
+
+def xml_raw_value(schema) -> bool:
+    """Whether an argument with this schema is written as raw text in an XML-parameter format
+    (a plain string, or an enum of strings without ``<``); every other value is JSON. The
+    grammar, renderer and parser all decide by this."""
+    if not isinstance(schema, dict):
+        return False
+    values = [schema["const"]] if "const" in schema else schema.get("enum")
+    if values:
+        return all(isinstance(v, str) for v in values) and "<" not in "".join(values)
+    # a pattern keeps the JSON string, which the grammar enforces exactly
+    return schema.get("type") == "string" and set(schema) <= _XML_RAW_KEYS and "pattern" not in schema
+
+
 _WS = " \t\n\r"
 
 

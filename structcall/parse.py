@@ -23,7 +23,7 @@ from typing import Any
 
 from . import patterns
 from .errors import ToolCallError
-from .formats import check_format, load_format
+from .formats import check_format, load_format, xml_raw_value
 from .schema import FORMAT_REGEXES
 from .tools import ToolSpec, closest, normalize_tools
 
@@ -677,8 +677,7 @@ def _xml_arguments(args: dict, spec) -> dict:
     out = {}
     for k, raw in args.items():
         sub = props.get(k)
-        values = (sub.get("enum") or ([sub["const"]] if "const" in sub else None)) if isinstance(sub, dict) else None
-        if not isinstance(sub, dict) or sub.get("type") == "string" or (values and all(isinstance(v, str) for v in values)):
+        if sub is None or xml_raw_value(sub):
             out[k] = raw
             continue
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .formats import check_format, load_format
+from .formats import check_format, load_format, xml_raw_value
 from .schema import render_literal
 from .tools import ToolSpec, normalize_tools
 
@@ -97,8 +97,12 @@ def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt) -> str:
         args = order_arguments(args, spec.parameters)
     if fmt.body == "xml":
         fn_open, p_open, p_close, fn_close = fmt.xml_parts
-        params = "".join(p_open.format(key=k) + (v if isinstance(v, str) else render_literal(v)) + p_close
-                         for k, v in args.items())
+        props = (spec.parameters.get("properties") or {}) if spec is not None else {}
+        params = "".join(
+            p_open.format(key=k)
+            + (v if isinstance(v, str) and (spec is None or xml_raw_value(props.get(k))) else render_literal(v))
+            + p_close
+            for k, v in args.items())
         return fn_open.format(name=name) + params + fn_close
     if fmt.call_template:
         pre, mid, post = fmt.call_parts()
