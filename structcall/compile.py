@@ -124,6 +124,9 @@ def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> ToolChoice:
     )
 
 
+_XML_ROOT_HANDLED = frozenset({
+    "type", "properties", "required", "additionalProperties", "title", "description", "default",
+    "examples", "$schema", "$id", "$comment", "$defs", "definitions", "deprecated", "readOnly", "writeOnly"})
 _RAW_CHAR = Chars.of([(ord("<"), ord("<"))], negated=True)
 
 
@@ -134,8 +137,11 @@ class _XmlArguments(SchemaCompiler):
 
     def xml_parameters(self, schema: dict, pointer: str, param_open: str, param_close: str) -> Node:
         self._root, self._root_pointer = schema, pointer
-        for kw in ("anyOf", "oneOf", "allOf", "patternProperties", "minProperties", "maxProperties"):
-            if kw in schema:
+        # the parameters are generated from `properties`/`required` alone: every other keyword
+        # of the arguments object (anyOf, if/then/else, not, dependentRequired, ...) is the
+        # validator's
+        for kw in schema:
+            if kw not in _XML_ROOT_HANDLED:
                 self.note_unenforced(f"{pointer}/{kw}", kw, "not expressible in XML parameters; checked by the validator after decoding")
         addl = schema.get("additionalProperties")
         if addl not in (None, False) or ("properties" not in schema and addl is None):
