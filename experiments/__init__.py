@@ -1,4 +1,4 @@
-"""The SFT-vs-DPO function-calling experiment (issue 4).
+"""The SFT-vs-DPO function-calling experiment.
 
 One direction of data flow, one module per stage:
 
