@@ -178,12 +178,7 @@ def minimal_pairs(examples: list[dict], fmt: str, *, max_pairs: int = 0, seed: i
 def onpolicy_pairs(examples: list[dict], samples: list[dict], fmt: str, *, pairs_per_prompt: int = 2,
                    max_pairs: int = 0, seed: int = 0) -> list[dict]:
     """Pairs from the SFT student's own verified samples (``{"id", "text", "verdict"}``)."""
-    by_id = {ex["id"]: ex for ex in examples}
-    grouped: dict[str, list[dict]] = collections.defaultdict(list)
-    for s in samples:
-        if s["id"] not in by_id:
-            raise ValueError(f"sample for unknown example {s['id']!r}")
-        grouped[s["id"]].append(s)
+    by_id, grouped = _group_by_example(examples, samples, "sample")
     rng = random.Random(f"onpolicy:{seed}")
     rows = []
     for ex_id in sorted(grouped):
@@ -224,12 +219,7 @@ def pair_audit(pairs: list[dict]) -> dict:
 def build_datasets(examples: list[dict], candidates: list[dict], *, fmt: str = "hermes", max_pairs: int = 0,
                    seed: int = 0) -> tuple[dict[str, list[dict]], dict]:
     """The seed-independent sets (``sft``, ``dpo_format``, ``dpo_semantic``) and their statistics."""
-    by_id = {ex["id"]: ex for ex in examples}
-    grouped: dict[str, list[dict]] = collections.defaultdict(list)
-    for c in candidates:
-        if c["id"] not in by_id:
-            raise ValueError(f"candidate for unknown example {c['id']!r}")
-        grouped[c["id"]].append(c)
+    by_id, grouped = _group_by_example(examples, candidates, "candidate")
     sft, labels = [], collections.Counter()
     for ex_id in sorted(grouped):
         ex, cands = by_id[ex_id], grouped[ex_id]
@@ -283,3 +273,14 @@ def load_dataset_dir(out: str | Path, name: str) -> Any:
     if not path.exists():
         raise FileNotFoundError(f"dataset {name!r} has no rows (see {Path(out) / 'provenance.json'})")
     return load_from_disk(str(path))
+
+
+def _group_by_example(examples: list[dict], rows: list[dict], what: str) -> tuple[dict, dict[str, list[dict]]]:
+    """Examples by id, and `rows` grouped by the example they belong to (an unknown id is an error)."""
+    by_id = {ex["id"]: ex for ex in examples}
+    grouped: dict[str, list[dict]] = collections.defaultdict(list)
+    for row in rows:
+        if row["id"] not in by_id:
+            raise ValueError(f"{what} for unknown example {row['id']!r}")
+        grouped[row["id"]].append(row)
+    return by_id, grouped
