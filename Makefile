@@ -34,7 +34,7 @@ demo: setup
 	$(BIN)/python -m structcall.demo
 
 run: setup
-	$(BIN)/structcall experiment run --config experiments/configs/tiny.yaml
+	$(BIN)/structcall experiment run --config structcall/experiments/configs/tiny.yaml
 
 test: setup vllm-env
 	$(BIN)/python -m pytest -q

@@ -83,7 +83,7 @@ def paired_interval(diffs: list[float], *, resamples: int = 2000, seed: int = 0)
 def compare(name: str, model: Any, tokenizer: Any, items: list[dict], *, tool_choice: str, max_new_tokens: int,
             batch_size: int, backend: str) -> dict:
     """Run ``items`` with fast-forward off and on; returns the figures (and prints them)."""
-    from experiments.verifier import verify
+    from structcall.experiments.verifier import verify
     from structcall.decoding import generate_batch
 
     requests = [{"messages": ex["messages"], "tools": ex["tools"], "tool_choice": tool_choice} for ex in items]
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         if name == "students":
             from benchmarks.students import eval_items, train_student
-            from experiments.models import load_causal_lm
+            from structcall.experiments.models import load_causal_lm
 
             path = train_student(args.student_dir)
             model, tok = load_causal_lm(str(path))

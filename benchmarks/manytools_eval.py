@@ -18,7 +18,7 @@ and validate only), greedy, ``tool_choice="required"`` and one call (every ``mul
 wants exactly one; the prompt says so in both regimes), fast-forward off (so the two regimes
 differ by the mask alone). Cells run cheapest first; Ctrl-C / SIGTERM stops early and still
 writes the summary of what ran. Scored by BFCL's
-AST check (``experiments.verifier.ast_match``). A cell whose prompts would not fit the model's
+AST check (``structcall.experiments.verifier.ast_match``). A cell whose prompts would not fit the model's
 context is not run and is reported as such. Writes ``results.json``, ``items.jsonl``,
 ``results.md`` and ``accuracy.png`` to ``--out``; prints prompt tokens per view (what compact
 prompts save).
@@ -93,7 +93,7 @@ def build_cells(sizes: list[int], views: list[str], top_k: int, free_sizes: list
 
 
 def _score(result: Any, item: dict, schemas: dict[str, dict], original: dict[str, str]) -> dict:
-    from experiments.verifier import ast_match
+    from structcall.experiments.verifier import ast_match
 
     calls = [(original.get(c.name, c.name), c.arguments) for c in result.tool_calls]
     gold = sorted(next(iter(g)) for g in item["ground_truth"])

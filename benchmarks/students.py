@@ -12,12 +12,12 @@ from typing import Any
 
 __all__ = ["eval_items", "train_student"]
 
-#: the tiny preset's task settings (experiments/configs/tiny.yaml)
+#: the tiny preset's task settings (structcall/experiments/configs/tiny.yaml)
 TASKS = dict(seed=0, tools_in_context=3, distractors="similar", reasoning_steps=2)
 
 
 def _tasks(split: str, n: int) -> list[dict]:
-    from experiments.tasks import TaskConfig, ToolTasks
+    from structcall.experiments.tasks import TaskConfig, ToolTasks
 
     return list(ToolTasks(split, n, TaskConfig(**TASKS)))
 
@@ -30,9 +30,9 @@ def eval_items(n: int) -> list[dict]:
 def train_student(work: str | Path, *, n_pretrain: int = 3000, n_train: int = 400, sft_epochs: float = 3,
                   progress: bool = False) -> Path:
     """Train (or reuse) the student in ``work``; returns the SFT model's folder."""
-    from experiments.models import build_tiny, train_task_tokenizer
-    from experiments.stages import _sft_rows, render
-    from experiments.training import TrainSettings, pretrain_lm, train_sft
+    from structcall.experiments.models import build_tiny, train_task_tokenizer
+    from structcall.experiments.stages import _sft_rows, render
+    from structcall.experiments.training import TrainSettings, pretrain_lm, train_sft
 
     work = Path(work)
     final = work / "sft" / "final"
@@ -56,7 +56,7 @@ def train_student(work: str | Path, *, n_pretrain: int = 3000, n_train: int = 40
 
 
 def _load(path: Any) -> Any:
-    from experiments.models import load_causal_lm
+    from structcall.experiments.models import load_causal_lm
 
     return load_causal_lm(str(path))
 

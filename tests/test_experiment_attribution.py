@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from experiments.attribution import _draws, _resampled_means, attribute, bootstrap_ci, constraint_effects, difference, matrix
-from experiments.evaluation import decision_metrics, metrics
+from structcall.experiments.attribution import _draws, _resampled_means, attribute, bootstrap_ci, constraint_effects, difference, matrix
+from structcall.experiments.evaluation import decision_metrics, metrics
 
 
 def y_const(tf, bf, tc, bc, tr=None, br=None, shape=(3, 10)):
@@ -151,10 +151,10 @@ def test_decision_metrics_on_known_counts():
 
 
 def test_baselines_and_the_repaired_regime_from_stored_outputs():
-    from experiments.data import target_text
-    from experiments.evaluation import rescore
-    from experiments.report import baseline_rows, power_gates
-    from experiments.tasks import ToolTasks
+    from structcall.experiments.data import target_text
+    from structcall.experiments.evaluation import rescore
+    from structcall.experiments.report import baseline_rows, power_gates
+    from structcall.experiments.tasks import ToolTasks
 
     items = [{**ex, "suite": "own"} for ex in ToolTasks("eval", 16)]
     rows = baseline_rows(items, [0, 1], "hermes")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.bfcl import CATEGORIES, check_categories, load_bfcl, package_data_dir
-from experiments.verifier import verify
+from structcall.experiments.bfcl import CATEGORIES, check_categories, load_bfcl, package_data_dir
+from structcall.experiments.verifier import verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bfcl"
 
@@ -77,7 +77,7 @@ def test_prompts_keep_parameter_descriptions():
     from structcall.decoding.prompt import render_prompt
     from structcall.models import CHATML_TEMPLATE
 
-    from experiments.models import train_task_tokenizer
+    from structcall.experiments.models import train_task_tokenizer
 
     tok = train_task_tokenizer(["a plain ChatML tokenizer"] * 4, vocab_size=300)
     tok.chat_template = CHATML_TEMPLATE  # renders no tools: structcall writes the tool prompt
@@ -118,8 +118,8 @@ def test_bad_files_are_named(tmp_path):
 def test_cli_scores_two_models_in_three_regimes(tmp_path, capsys):
     from structcall.models import build_tiny_model
 
-    from experiments.cli import main
-    from experiments.models import save_model, train_task_tokenizer
+    from structcall.experiments.cli import main
+    from structcall.experiments.models import save_model, train_task_tokenizer
 
     texts = [json.dumps(i["tools"]) + i["messages"][0]["content"] for i in load_bfcl(FIXTURE)] * 3
     tok = train_task_tokenizer(texts, vocab_size=500)

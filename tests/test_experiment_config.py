@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.config import ConfigError, ExperimentConfig, digest, load_config, to_dict
+from structcall.experiments.config import ConfigError, ExperimentConfig, digest, load_config, to_dict
 
-CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "structcall" / "experiments" / "configs"
 
 
 def test_presets_load():

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from experiments.data import (build_datasets, check_no_rejected_targets, control_rows, load_dataset_dir, minimal_pairs,
+from structcall.experiments.data import (build_datasets, check_no_rejected_targets, control_rows, load_dataset_dir, minimal_pairs,
                               onpolicy_pairs, pair_audit, save_datasets)
-from experiments.tasks import ToolTasks
-from experiments.teacher import is_correct, model_candidates, oracle_candidates
-from experiments.verifier import LABELS, verify
+from structcall.experiments.tasks import ToolTasks
+from structcall.experiments.teacher import is_correct, model_candidates, oracle_candidates
+from structcall.experiments.verifier import LABELS, verify
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +126,8 @@ def test_candidates_for_unknown_examples_are_rejected(examples):
 def test_model_teacher_samples_k_labelled_candidates(examples):
     from structcall.models import build_tiny_model
 
-    from experiments.models import train_task_tokenizer
-    from experiments.stages import render
+    from structcall.experiments.models import train_task_tokenizer
+    from structcall.experiments.stages import render
 
     tok = train_task_tokenizer([render(e["messages"], e["tools"], completion=e["target"]) for e in examples], vocab_size=600)
     model = build_tiny_model(tok, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,

@@ -34,8 +34,8 @@ SHRINK = [
 
 
 def _cmd(run_dir: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "experiments.cli", "experiment", "run", "--config",
-           str(REPO / "experiments" / "configs" / "tiny.yaml"), "--run-dir", str(run_dir), "--no-progress"]
+    cmd = [sys.executable, "-m", "structcall.experiments.cli", "experiment", "run", "--config",
+           str(REPO / "structcall" / "experiments" / "configs" / "tiny.yaml"), "--run-dir", str(run_dir), "--no-progress"]
     for s in SHRINK:
         cmd += ["--set", s]
     return cmd
@@ -136,7 +136,7 @@ def test_tiny_pipeline_end_to_end_with_kill_and_resume(tmp_path):
     third = subprocess.run(_cmd(run_dir), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert third.returncode == 0, third.stderr[-3000:]
     assert _markers(run_dir) == after
-    rep = subprocess.run([sys.executable, "-m", "experiments.cli", "experiment", "report", str(run_dir), "--no-progress"],
+    rep = subprocess.run([sys.executable, "-m", "structcall.experiments.cli", "experiment", "report", str(run_dir), "--no-progress"],
                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=900)
     assert rep.returncode == 0, rep.stderr[-3000:]
     again = json.loads((run_dir / "results.json").read_text())
@@ -146,15 +146,15 @@ def test_tiny_pipeline_end_to_end_with_kill_and_resume(tmp_path):
 @pytest.mark.slow
 def test_changing_a_late_setting_reruns_only_later_stages(tmp_path):
     """A config change invalidates exactly the stages that read it (here: evaluation settings)."""
-    from experiments.config import load_config
-    from experiments.pipeline import Run
+    from structcall.experiments.config import load_config
+    from structcall.experiments.pipeline import Run
 
     over = SHRINK + ["seeds=[0]", "arms=[sft,dpo]", "eval.include_teacher=false"]
-    run = Run(load_config(REPO / "experiments" / "configs" / "tiny.yaml", over), tmp_path / "r", progress=False,
+    run = Run(load_config(REPO / "structcall" / "experiments" / "configs" / "tiny.yaml", over), tmp_path / "r", progress=False,
               log=lambda m: None)
     run.run("eval")
     first = _markers(tmp_path / "r")
-    run2 = Run(load_config(REPO / "experiments" / "configs" / "tiny.yaml", over + ["eval.max_new_tokens=12"]),
+    run2 = Run(load_config(REPO / "structcall" / "experiments" / "configs" / "tiny.yaml", over + ["eval.max_new_tokens=12"]),
                tmp_path / "r", progress=False, log=lambda m: None)
     run2.run("eval")
     second = _markers(tmp_path / "r")
@@ -173,8 +173,8 @@ def test_smol_preset_starts_and_a_shrunk_run_finishes(tmp_path):
               "data.onpolicy_samples=2", "data.onpolicy_max_new_tokens=32",
               "sft.batch_size=2", "dpo.batch_size=2", "sft.warmup_ratio=0", "dpo.warmup_ratio=0",
               "eval.max_new_tokens=32", "eval.batch_size=8", "eval.bootstrap=20", "threads=2"]
-    cmd = [sys.executable, "-m", "experiments.cli", "experiment", "run", "--config",
-           str(REPO / "experiments" / "configs" / "smol.yaml"), "--run-dir", str(tmp_path / "smol"), "--no-progress"]
+    cmd = [sys.executable, "-m", "structcall.experiments.cli", "experiment", "run", "--config",
+           str(REPO / "structcall" / "experiments" / "configs" / "smol.yaml"), "--run-dir", str(tmp_path / "smol"), "--no-progress"]
     for s in shrink:
         cmd += ["--set", s]
     done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
@@ -187,10 +187,10 @@ def test_smol_preset_starts_and_a_shrunk_run_finishes(tmp_path):
 
 
 def test_report_on_an_unfinished_run_names_the_missing_stage(tmp_path):
-    from experiments.config import load_config
-    from experiments.pipeline import Run
+    from structcall.experiments.config import load_config
+    from structcall.experiments.pipeline import Run
 
-    run = Run(load_config(REPO / "experiments" / "configs" / "tiny.yaml"), tmp_path, progress=False,
+    run = Run(load_config(REPO / "structcall" / "experiments" / "configs" / "tiny.yaml"), tmp_path, progress=False,
               log=lambda m: None, reuse_only=True)
     with pytest.raises(FileNotFoundError, match="tasks is not finished"):
         run.report()

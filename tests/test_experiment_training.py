@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from experiments.data import minimal_pairs, target_text
-from experiments.models import build_tiny, load_causal_lm, save_model, train_task_tokenizer
-from experiments.stages import render, text_rows
-from experiments.tasks import ToolTasks
-from experiments.training import TrainSettings, train_dpo, train_sft
+from structcall.experiments.data import minimal_pairs, target_text
+from structcall.experiments.models import build_tiny, load_causal_lm, save_model, train_task_tokenizer
+from structcall.experiments.stages import render, text_rows
+from structcall.experiments.tasks import ToolTasks
+from structcall.experiments.training import TrainSettings, train_dpo, train_sft
 
 
 @pytest.fixture(scope="module")

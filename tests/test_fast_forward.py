@@ -53,7 +53,7 @@ def merge_tokenizer():
     """The experiment's task tokenizer (byte-level BPE whose merges cross spaces and
     punctuation), trained on call texts like the students': it has tokens that run from a
     key through ``": "`` into the value."""
-    from experiments.models import train_task_tokenizer
+    from structcall.experiments.models import train_task_tokenizer
 
     texts = []
     for k in range(60):

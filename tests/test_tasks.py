@@ -10,9 +10,9 @@ import pytest
 from structcall import compile_tools, parse_calls
 from structcall.render import render_calls as core_render
 
-from experiments.tasks import SUBTASKS, TaskConfig, ToolTasks, render_calls
-from experiments.toolbox import DOMAINS, TOOLS, execute_call
-from experiments.verifier import verify
+from structcall.experiments.tasks import SUBTASKS, TaskConfig, ToolTasks, render_calls
+from structcall.experiments.toolbox import DOMAINS, TOOLS, execute_call
+from structcall.experiments.verifier import verify
 
 N = 96  # 12 per subtask
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from experiments.tasks import ground_truth_for, render_calls
-from experiments.toolbox import TOOLS
-from experiments.verifier import (DECISION_LABELS, FAMILY, FORMAT_LABELS, SEMANTIC_LABELS, ast_match,
+from structcall.experiments.tasks import ground_truth_for, render_calls
+from structcall.experiments.toolbox import TOOLS
+from structcall.experiments.verifier import (DECISION_LABELS, FAMILY, FORMAT_LABELS, SEMANTIC_LABELS, ast_match,
                                   is_explicit_answer, nearest_tool, standardize_string, values_equal, verify)
 
 
@@ -241,7 +241,7 @@ def test_every_error_is_kept():
 
 
 def test_native_empty_call_list_is_a_no_call_reply():
-    from experiments.verifier import is_no_call_reply
+    from structcall.experiments.verifier import is_no_call_reply
 
     assert is_no_call_reply("<tool_call>[]</tool_call>") and is_no_call_reply("No tool fits.")
     assert not is_no_call_reply("<tool_call>[{}]</tool_call>")

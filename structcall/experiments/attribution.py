@@ -10,7 +10,7 @@ and the regimes free, repaired (free + deterministic repair) and constrained:
 
 Under ``tool_choice="auto"`` the mask cannot change the call/no-call decision, so the
 decision is reported apart (hit and false-alarm rates, d', criterion; see
-:func:`experiments.evaluation.decision_metrics`) and no-call items never enter the shares.
+:func:`structcall.experiments.evaluation.decision_metrics`) and no-call items never enter the shares.
 
 Intervals: a hierarchical bootstrap, paired. Each resample draws seeds with replacement, then
 for every drawn seed draws items with replacement, and applies the same draw to every arm and

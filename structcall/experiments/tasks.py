@@ -277,7 +277,7 @@ class ToolTasks:
         return (self.get_example(i) for i in range(self.n))
 
     def evaluate(self, example: dict, response: str) -> dict:
-        """Score one response text against ``example`` (see :func:`experiments.verifier.verify`)."""
+        """Score one response text against ``example`` (see :func:`structcall.experiments.verifier.verify`)."""
         from .verifier import verify
         return verify(response, example).as_dict()
 

@@ -5,6 +5,7 @@ One direction of data flow, one module per stage:
     toolbox, phrasing -> tasks (+ verifier, chat) -> teacher -> data -> models, training
         -> evaluation -> attribution -> report;  config + pipeline/stages run them; cli on top
 
-``experiments`` imports ``structcall``; ``structcall`` never imports ``experiments``.
-Run it with ``structcall experiment run --config experiments/configs/tiny.yaml``.
+It is installed as ``structcall.experiments`` (the project's own name) but is not part of the
+library: it imports the core, the core never imports it.
+Run it with ``structcall experiment run --config structcall/experiments/configs/tiny.yaml``.
 """

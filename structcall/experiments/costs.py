@@ -1,6 +1,6 @@
 """Per-unit training costs, full fine-tuning vs LoRA, on the experiment's own data and prompts.
 
-    python -m experiments.costs --model smollm2 --format hermes --examples 16 --pairs 8
+    python -m structcall.experiments.costs --model smollm2 --format hermes --examples 16 --pairs 8
 
 Trains SFT on ``--examples`` examples and DPO on ``--pairs`` minimal pairs (one epoch each), once
 with every weight trainable and once with LoRA adapters (``--lora-r``), from the same start, and

@@ -181,7 +181,7 @@ class Run:
                                              max_pairs=self.cfg.data.max_pairs, seed=self.cfg.tasks.seed)
                 self.log("datasets: " + ", ".join(f"{k}={v}" for k, v in stats["rows"].items()))
                 prov = {"key": key, "teacher": to_dict(self.cfg.teacher), "data": to_dict(self.cfg.data), "stats": stats,
-                        "source": "experiments.data.build_datasets", "created": time.time()}
+                        "source": "structcall.experiments.data.build_datasets", "created": time.time()}
                 save_datasets(sets, out, prov)
             self._timed("datasets", build, cached=False)
             self._mark(out, key)

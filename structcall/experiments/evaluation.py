@@ -4,7 +4,7 @@
 * ``free``: ``constrained=False`` (the same model, prompt and sampling, no mask; the output is
   parsed and validated afterwards);
 * ``repaired``: the free output after the deterministic repair (structcall's lenient parser and
-  the nearest in-context tool name; see :mod:`experiments.verifier`), scored, never regenerated;
+  the nearest in-context tool name; see :mod:`structcall.experiments.verifier`), scored, never regenerated;
 * ``constrained``: the grammar mask of the tools (``tool_choice="auto"``, parallel calls
   allowed), so the only difference from ``free`` is the mask.
 

@@ -56,7 +56,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TasksSection:
-    """The task suite (see experiments.tasks.TaskConfig) and split sizes.
+    """The task suite (see structcall.experiments.tasks.TaskConfig) and split sizes.
 
     n_pretrain: prompts rendered as plain text for the tiny models' LM pretraining.
     n_teacher: gold examples the tiny model teacher is fine-tuned on (a split of its own).

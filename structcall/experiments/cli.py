@@ -1,12 +1,12 @@
 """``structcall experiment {run,report,eval}`` - the experiment's command line.
 
-    structcall experiment run --config experiments/configs/tiny.yaml [--stage train] [--set sft.epochs=4]
+    structcall experiment run --config structcall/experiments/configs/tiny.yaml [--stage train] [--set sft.epochs=4]
     structcall experiment report RUN_DIR
     structcall experiment eval [--bfcl DIR] [--category C ...] [--per-category N] --model PATH [--model PATH2 ...] [--out DIR]
 
 Multi-GPU training: run the same command under ``accelerate launch`` (TRL's trainers
-distribute themselves), e.g. ``accelerate launch --num_processes 4 -m experiments.cli experiment
-run --config experiments/configs/smol.yaml --stage train``; generation stages run on one device.
+distribute themselves), e.g. ``accelerate launch --num_processes 4 -m structcall.experiments.cli experiment
+run --config structcall/experiments/configs/smol.yaml --stage train``; generation stages run on one device.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     esub = exp.add_subparsers(dest="action", required=True)
 
     run = esub.add_parser("run", help="run the pipeline (every stage, or up to --stage), reusing cached stages")
-    run.add_argument("--config", required=True, help="YAML config, e.g. experiments/configs/tiny.yaml")
+    run.add_argument("--config", required=True, help="YAML config, e.g. structcall/experiments/configs/tiny.yaml")
     run.add_argument("--run-dir", help="output directory (default: the config's run_dir)")
     run.add_argument("--stage", default="report",
                      choices=["tasks", "base", "teacher", "datasets", "train", "eval", "report"],
