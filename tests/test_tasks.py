@@ -4,6 +4,7 @@ reproducible and disjoint in surface form; the knobs do what they say."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,25 @@ def test_all_text_is_ascii(train, evals):
     for e in train + evals:
         json.dumps(e, ensure_ascii=True).encode("ascii")
         assert json.dumps(e, ensure_ascii=False).isascii()
+
+
+def _canonical(schema):
+    """``schema`` without ``default`` keys, with sorted keys (the comparison ignores key order)."""
+    if isinstance(schema, dict):
+        return {k: _canonical(v) for k, v in sorted(schema.items()) if k != "default"}
+    if isinstance(schema, list):
+        return [_canonical(v) for v in schema]
+    return schema
+
+
+def test_toolbox_schemas_are_structcalls_schemas_of_the_signatures():
+    """Every tool's schema is what structcall derives from its typed, documented Python function
+    (defaults aside), and equals, byte for byte, the schemas the task suite has always shown
+    (tests/fixtures/toolbox_tools.jsonl: one line per tool, in toolbox order)."""
+    from structcall.tools import normalize_tools
+
+    pinned = (Path(__file__).parent / "fixtures" / "toolbox_tools.jsonl").read_text().splitlines()
+    assert [json.dumps({"domain": t.domain, **t.schema()}) for t in TOOLS.values()] == pinned
+    for t in TOOLS.values():
+        spec = normalize_tools([t.fn])[0]
+        assert _canonical(spec.to_openai()) == _canonical(t.schema()), t.name

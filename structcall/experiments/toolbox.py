@@ -1,9 +1,11 @@
 """Real, executable, deterministic tools in eight domains, with their OpenAI tool schemas.
 
-Every tool is a plain Python function over fixed tables (cities, prices, files, contacts) or
+Every tool is a plain, typed Python function over fixed tables (cities, prices, files, contacts) or
 exact arithmetic; "weather" is a deterministic function of the city name. Nothing reads the
 clock, the network or a random generator, so executing a call always gives the same result,
-which is what the verifier's execution comparison relies on.
+which is what the verifier's execution comparison relies on. Its docstring describes it and its
+arguments, its annotations give types and bounds: structcall derives the tool schema from the
+function (``structcall.tools.normalize_tools``), so the schema cannot drift from the code.
 
 ``TOOLS`` maps a tool name to a :class:`Tool`; ``Tool.schema()`` is the OpenAI
 ``{"type": "function", "function": {...}}`` dict and ``Tool.run(arguments)`` executes a call,
@@ -16,7 +18,11 @@ import datetime as _dt
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
+
+from pydantic import Field
+
+from structcall.tools import normalize_tools
 
 __all__ = ["Tool", "TOOLS", "DOMAINS", "CITIES", "CAPITALS", "CATALOGUE", "FILES", "CONTACTS",
            "UNITS", "CURRENCIES", "execute_call"]
@@ -99,6 +105,15 @@ CURRENCIES: dict[str, float] = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "JPY": 0.0
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 CONDITIONS = ["sunny", "cloudy", "rainy", "windy", "snowy", "foggy"]
 
+# Argument types: what a schema says beyond the Python type (the docstrings give the descriptions)
+Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
+Time = Annotated[str, Field(pattern="^[0-2][0-9]:[0-5][0-9]$")]
+Email = Annotated[str, Field(json_schema_extra={"format": "email"})]
+Positive = Annotated[int, Field(ge=1)]
+UnitName = Literal[tuple(UNITS)]  # type: ignore[valid-type]
+CurrencyCode = Literal[tuple(CURRENCIES)]  # type: ignore[valid-type]
+StoreName = Literal[tuple(STORES)]  # type: ignore[valid-type]
+
 
 class ToolInputError(ValueError):
     """A tool rejected its arguments (the call executes, and its result is this error)."""
@@ -139,7 +154,13 @@ def _round(x: float, nd: int = 2) -> float | int:
 # --------------------------------------------------------------------------------------------
 # The tools
 # --------------------------------------------------------------------------------------------
-def get_weather(city: str, unit: str = "celsius") -> dict:
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> dict:
+    """Get the current weather in a city.
+
+    Args:
+        city: City name, e.g. Paris.
+        unit: Temperature unit.
+    """
     c = _city(city)
     temp = _h("temp", c) % 30 - 2
     if unit == "fahrenheit":
@@ -149,7 +170,13 @@ def get_weather(city: str, unit: str = "celsius") -> dict:
     return {"city": c, "temperature": temp, "unit": unit, "condition": CONDITIONS[_h("sky", c) % len(CONDITIONS)]}
 
 
-def get_forecast(city: str, days: int = 3) -> dict:
+def get_forecast(city: str, days: Annotated[int, Field(ge=1, le=7)]) -> dict:
+    """Get the daily high temperatures for the next days in a city.
+
+    Args:
+        city: City name.
+        days: Number of days, 1 to 7.
+    """
     c, n = _city(city), _int(days, "days")
     if not 1 <= n <= 7:
         raise ToolInputError("days must be between 1 and 7")
@@ -158,13 +185,25 @@ def get_forecast(city: str, days: int = 3) -> dict:
 
 
 def get_air_quality(city: str) -> dict:
+    """Get the air quality index of a city.
+
+    Args:
+        city: City name.
+    """
     c = _city(city)
     aqi = _h("aqi", c) % 170 + 10
     level = "good" if aqi <= 50 else "moderate" if aqi <= 100 else "unhealthy"
     return {"city": c, "aqi": aqi, "level": level}
 
 
-def convert_units(value: float, from_unit: str, to_unit: str) -> dict:
+def convert_units(value: float, from_unit: UnitName, to_unit: UnitName) -> dict:
+    """Convert a length, mass or volume between units.
+
+    Args:
+        value: The quantity to convert.
+        from_unit: Unit of the value.
+        to_unit: Target unit.
+    """
     v = _num(value, "value")
     if from_unit not in UNITS or to_unit not in UNITS:
         raise ToolInputError(f"unknown unit in {from_unit!r} -> {to_unit!r}")
@@ -174,42 +213,91 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> dict:
     return {"value": _round(v * f1 / f2, 3), "unit": to_unit}
 
 
-def convert_currency(amount: float, from_currency: str, to_currency: str) -> dict:
+def convert_currency(amount: float, from_currency: CurrencyCode, to_currency: CurrencyCode) -> dict:
+    """Convert an amount of money between currencies.
+
+    Args:
+        amount: Amount of money.
+        from_currency: Currency code of the amount.
+        to_currency: Target currency code.
+    """
     a = _num(amount, "amount")
     if from_currency not in CURRENCIES or to_currency not in CURRENCIES:
         raise ToolInputError(f"unknown currency in {from_currency!r} -> {to_currency!r}")
     return {"amount": _round(a * CURRENCIES[from_currency] / CURRENCIES[to_currency]), "currency": to_currency}
 
 
-def add_numbers(numbers: list) -> dict:
+def add_numbers(numbers: Annotated[list[float], Field(min_length=2)]) -> dict:
+    """Add a list of numbers.
+
+    Args:
+        numbers: Numbers to add.
+    """
     if not isinstance(numbers, list) or not numbers:
         raise ToolInputError("numbers must be a non-empty list")
     return {"result": _round(sum(_num(x, "numbers[]") for x in numbers), 4)}
 
 
 def multiply(a: float, b: float) -> dict:
+    """Multiply two numbers.
+
+    Args:
+        a: First factor.
+        b: Second factor.
+    """
     return {"result": _round(_num(a, "a") * _num(b, "b"), 4)}
 
 
 def percent_of(percent: float, value: float) -> dict:
+    """Compute a percentage of a value.
+
+    Args:
+        percent: The percentage, e.g. 15 for 15%.
+        value: The base value.
+    """
     return {"result": _round(_num(percent, "percent") * _num(value, "value") / 100, 4)}
 
 
-def add_days(date: str, days: int) -> dict:
+def add_days(date: Date, days: int) -> dict:
+    """Add a number of days to a date.
+
+    Args:
+        date: Date as YYYY-MM-DD.
+        days: Days to add (may be negative).
+    """
     d = _date(date, "date") + _dt.timedelta(days=_int(days, "days"))
     return {"date": d.isoformat()}
 
 
-def day_of_week(date: str) -> dict:
+def day_of_week(date: Date) -> dict:
+    """Get the weekday of a date.
+
+    Args:
+        date: Date as YYYY-MM-DD.
+    """
     d = _date(date, "date")
     return {"date": d.isoformat(), "weekday": WEEKDAYS[d.weekday()]}
 
 
-def days_between(start_date: str, end_date: str) -> dict:
+def days_between(start_date: Date, end_date: Date) -> dict:
+    """Count the days between two dates.
+
+    Args:
+        start_date: Date as YYYY-MM-DD.
+        end_date: Date as YYYY-MM-DD.
+    """
     return {"days": (_date(end_date, "end_date") - _date(start_date, "start_date")).days}
 
 
-def create_event(title: str, date: str, time: str = "09:00", duration_minutes: int = 60) -> dict:
+def create_event(title: str, date: Date, time: Time = "09:00", duration_minutes: Positive = 60) -> dict:
+    """Create a calendar event.
+
+    Args:
+        title: Event title.
+        date: Date as YYYY-MM-DD.
+        time: Time as HH:MM (24-hour clock).
+        duration_minutes: Length in minutes.
+    """
     d, n = _date(date, "date"), _int(duration_minutes, "duration_minutes")
     if not (len(time) == 5 and time[2] == ":" and time[:2].isdigit() and time[3:].isdigit()):
         raise ToolInputError(f"time must be HH:MM, got {time!r}")
@@ -218,13 +306,25 @@ def create_event(title: str, date: str, time: str = "09:00", duration_minutes: i
 
 
 def get_capital(country: str) -> dict:
+    """Get the capital city of a country.
+
+    Args:
+        country: Country name.
+    """
     for name, city in CAPITALS.items():
         if name.lower() == str(country).strip().lower():
             return {"country": name, "capital": city}
     raise ToolInputError(f"unknown country {country!r}")
 
 
-def get_distance(origin: str, destination: str, unit: str = "km") -> dict:
+def get_distance(origin: str, destination: str, unit: Literal["km", "miles"] = "km") -> dict:
+    """Get the straight-line distance between two cities.
+
+    Args:
+        origin: Start city.
+        destination: End city.
+        unit: Distance unit.
+    """
     a, b = _city(origin), _city(destination)
     if a not in CITIES or b not in CITIES:
         raise ToolInputError(f"unknown city in {origin!r} -> {destination!r}")
@@ -236,7 +336,15 @@ def get_distance(origin: str, destination: str, unit: str = "km") -> dict:
     return {"distance": round(km if unit == "km" else km / 1.609344), "unit": unit}
 
 
-def search_flights(origin: str, destination: str, date: str, passengers: int = 1) -> dict:
+def search_flights(origin: str, destination: str, date: Date, passengers: Positive = 1) -> dict:
+    """Search flights between two cities on a date.
+
+    Args:
+        origin: Departure city.
+        destination: Arrival city.
+        date: Date as YYYY-MM-DD.
+        passengers: Number of passengers.
+    """
     a, b, d, n = _city(origin), _city(destination), _date(date, "date"), _int(passengers, "passengers")
     if n < 1:
         raise ToolInputError("passengers must be at least 1")
@@ -250,7 +358,15 @@ def search_flights(origin: str, destination: str, date: str, passengers: int = 1
     return {"origin": a, "destination": b, "flights": flights}
 
 
-def book_hotel(city: str, check_in: str, nights: int, guests: int = 1) -> dict:
+def book_hotel(city: str, check_in: Date, nights: Positive, guests: Positive = 1) -> dict:
+    """Book a hotel room.
+
+    Args:
+        city: City of the hotel.
+        check_in: Date as YYYY-MM-DD.
+        nights: Number of nights.
+        guests: Number of guests.
+    """
     c, d, n, g = _city(city), _date(check_in, "check_in"), _int(nights, "nights"), _int(guests, "guests")
     if n < 1 or g < 1:
         raise ToolInputError("nights and guests must be at least 1")
@@ -259,7 +375,16 @@ def book_hotel(city: str, check_in: str, nights: int, guests: int = 1) -> dict:
             "check_out": (d + _dt.timedelta(days=n)).isoformat(), "total_price": rate * n * g}
 
 
-def rent_car(city: str, pickup_date: str, days: int, car_class: str = "economy") -> dict:
+def rent_car(city: str, pickup_date: Date, days: Positive,
+             car_class: Literal["economy", "compact", "suv"] = "economy") -> dict:
+    """Rent a car.
+
+    Args:
+        city: Pick-up city.
+        pickup_date: Date as YYYY-MM-DD.
+        days: Rental days.
+        car_class: Car class.
+    """
     c, d, n = _city(city), _date(pickup_date, "pickup_date"), _int(days, "days")
     rates = {"economy": 35, "compact": 45, "suv": 70}
     if car_class not in rates or n < 1:
@@ -276,11 +401,22 @@ def _item(value: Any) -> str:
 
 
 def get_price(item: str) -> dict:
+    """Get the price of a product in USD.
+
+    Args:
+        item: Product name.
+    """
     it = _item(item)
     return {"item": it, "price": CATALOGUE[it], "currency": "USD"}
 
 
-def add_to_cart(item: str, quantity: int) -> dict:
+def add_to_cart(item: str, quantity: Positive) -> dict:
+    """Add a product to the shopping cart.
+
+    Args:
+        item: Product name.
+        quantity: How many.
+    """
     it, q = _item(item), _int(quantity, "quantity")
     if q < 1:
         raise ToolInputError("quantity must be at least 1")
@@ -288,11 +424,23 @@ def add_to_cart(item: str, quantity: int) -> dict:
 
 
 def apply_discount(price: float, percent: float) -> dict:
+    """Apply a percentage discount to a price.
+
+    Args:
+        price: Original price.
+        percent: Discount in percent.
+    """
     p, pc = _num(price, "price"), _num(percent, "percent")
     return {"final_price": _round(p * (100 - pc) / 100)}
 
 
-def check_stock(item: str, store: str = "downtown") -> dict:
+def check_stock(item: str, store: StoreName = "downtown") -> dict:
+    """Check whether a store has a product in stock.
+
+    Args:
+        item: Product name.
+        store: Store.
+    """
     it = _item(item)
     if store not in STORES:
         raise ToolInputError(f"unknown store {store!r}")
@@ -305,6 +453,11 @@ def _dir(value: Any) -> str:
 
 
 def list_files(directory: str) -> dict:
+    """List the files in a directory.
+
+    Args:
+        directory: Directory path, e.g. /home/docs.
+    """
     d = _dir(directory)
     files = sorted(p.rsplit("/", 1)[1] for p in FILES if p.rsplit("/", 1)[0] == d)
     if not files:
@@ -313,6 +466,11 @@ def list_files(directory: str) -> dict:
 
 
 def read_file(path: str) -> dict:
+    """Read a text file.
+
+    Args:
+        path: File path.
+    """
     p = _dir(path)
     if p not in FILES:
         raise ToolInputError(f"no such file {path!r}")
@@ -320,6 +478,11 @@ def read_file(path: str) -> dict:
 
 
 def count_words(path: str) -> dict:
+    """Count the words in a file.
+
+    Args:
+        path: File path.
+    """
     p = _dir(path)
     if p not in FILES:
         raise ToolInputError(f"no such file {path!r}")
@@ -327,25 +490,50 @@ def count_words(path: str) -> dict:
 
 
 def search_files(query: str, directory: str = "/home") -> dict:
+    """Find files whose text contains a query.
+
+    Args:
+        query: Text to look for.
+        directory: Directory to search.
+    """
     d, q = _dir(directory), str(query).strip().lower()
     hits = sorted(p for p, text in FILES.items() if p.startswith(d + "/") and q in text.lower())
     return {"query": q, "matches": hits}
 
 
 def get_contact(name: str) -> dict:
+    """Look up a contact's email and phone.
+
+    Args:
+        name: Full name.
+    """
     for person, (email, phone) in CONTACTS.items():
         if person.lower() == str(name).strip().lower():
             return {"name": person, "email": email, "phone": phone}
     raise ToolInputError(f"no contact named {name!r}")
 
 
-def send_email(to: str, subject: str, body: str = "") -> dict:
+def send_email(to: Email, subject: str, body: str = "") -> dict:
+    """Send an email.
+
+    Args:
+        to: Recipient email address.
+        subject: Subject line.
+        body: Message text.
+    """
     if "@" not in str(to):
         raise ToolInputError(f"not an email address: {to!r}")
     return {"status": "sent", "message_id": f"msg-{_h('mail', str(to), str(subject)) % 100000:05d}"}
 
 
-def set_reminder(text: str, date: str, time: str) -> dict:
+def set_reminder(text: str, date: Date, time: Time) -> dict:
+    """Set a reminder.
+
+    Args:
+        text: What to remember.
+        date: Date as YYYY-MM-DD.
+        time: Time as HH:MM (24-hour clock).
+    """
     d = _date(date, "date")
     if not (len(time) == 5 and time[2] == ":"):
         raise ToolInputError(f"time must be HH:MM, got {time!r}")
@@ -353,22 +541,25 @@ def set_reminder(text: str, date: str, time: str) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Schemas
+# Tools and their schemas
 # --------------------------------------------------------------------------------------------
-def _s(desc: str, **extra: Any) -> dict:
-    return {"type": "string", "description": desc, **extra}
+# The key order the task prompts have always shown a schema in; other keys follow in their order.
+_KEY_ORDER = ("type", "items", "properties", "required", "description", "enum", "minimum", "maximum", "minItems",
+              "format", "pattern")
 
 
-def _i(desc: str, **extra: Any) -> dict:
-    return {"type": "integer", "description": desc, **extra}
-
-
-def _n(desc: str, **extra: Any) -> dict:
-    return {"type": "number", "description": desc, **extra}
-
-
-DATE = {"type": "string", "description": "Date as YYYY-MM-DD.", "format": "date"}
-TIME = {"type": "string", "description": "Time as HH:MM (24-hour clock).", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}
+def _as_shown(schema: Any) -> Any:
+    """structcall's schema of a signature as the task prompts show it: without ``default`` (a
+    prompt does not show defaults; the ground truth reads them off the signature), keys in
+    ``_KEY_ORDER``."""
+    if isinstance(schema, list):
+        return [_as_shown(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    keys = sorted((k for k in schema if k != "default"),
+                  key=lambda k: _KEY_ORDER.index(k) if k in _KEY_ORDER else len(_KEY_ORDER))
+    return {k: {name: _as_shown(sub) for name, sub in schema[k].items()} if k == "properties" else _as_shown(schema[k])
+            for k in keys}
 
 
 @dataclass(frozen=True)
@@ -379,6 +570,15 @@ class Tool:
     properties: dict
     required: tuple[str, ...]
     fn: Callable[..., Any]
+
+    @classmethod
+    def from_function(cls, fn: Callable[..., Any], domain: str) -> "Tool":
+        """The tool of a typed, documented function: structcall derives its schema (name,
+        description and parameter descriptions from the docstring, types and bounds from the
+        annotations, required = the parameters without a default)."""
+        spec = normalize_tools([fn])[0]
+        params = _as_shown(spec.parameters)
+        return cls(spec.name, domain, spec.description, params["properties"], tuple(params.get("required", ())), fn)
 
     @property
     def parameters(self) -> dict:
@@ -403,78 +603,17 @@ class Tool:
             return {"error": str(exc)}
 
 
-_T = [
-    Tool("get_weather", "weather", "Get the current weather in a city.",
-         {"city": _s("City name, e.g. Paris."),
-          "unit": _s("Temperature unit.", enum=["celsius", "fahrenheit"])}, ("city",), get_weather),
-    Tool("get_forecast", "weather", "Get the daily high temperatures for the next days in a city.",
-         {"city": _s("City name."), "days": _i("Number of days, 1 to 7.", minimum=1, maximum=7)},
-         ("city", "days"), get_forecast),
-    Tool("get_air_quality", "weather", "Get the air quality index of a city.",
-         {"city": _s("City name.")}, ("city",), get_air_quality),
-    Tool("convert_units", "units", "Convert a length, mass or volume between units.",
-         {"value": _n("The quantity to convert."),
-          "from_unit": _s("Unit of the value.", enum=list(UNITS)),
-          "to_unit": _s("Target unit.", enum=list(UNITS))}, ("value", "from_unit", "to_unit"), convert_units),
-    Tool("convert_currency", "units", "Convert an amount of money between currencies.",
-         {"amount": _n("Amount of money."),
-          "from_currency": _s("Currency code of the amount.", enum=list(CURRENCIES)),
-          "to_currency": _s("Target currency code.", enum=list(CURRENCIES))},
-         ("amount", "from_currency", "to_currency"), convert_currency),
-    Tool("add_numbers", "math", "Add a list of numbers.",
-         {"numbers": {"type": "array", "items": {"type": "number"}, "description": "Numbers to add.",
-                      "minItems": 2}}, ("numbers",), add_numbers),
-    Tool("multiply", "math", "Multiply two numbers.",
-         {"a": _n("First factor."), "b": _n("Second factor.")}, ("a", "b"), multiply),
-    Tool("percent_of", "math", "Compute a percentage of a value.",
-         {"percent": _n("The percentage, e.g. 15 for 15%."), "value": _n("The base value.")},
-         ("percent", "value"), percent_of),
-    Tool("add_days", "calendar", "Add a number of days to a date.",
-         {"date": DATE, "days": _i("Days to add (may be negative).")}, ("date", "days"), add_days),
-    Tool("day_of_week", "calendar", "Get the weekday of a date.", {"date": DATE}, ("date",), day_of_week),
-    Tool("days_between", "calendar", "Count the days between two dates.",
-         {"start_date": DATE, "end_date": DATE}, ("start_date", "end_date"), days_between),
-    Tool("create_event", "calendar", "Create a calendar event.",
-         {"title": _s("Event title."), "date": DATE, "time": TIME,
-          "duration_minutes": _i("Length in minutes.", minimum=1)}, ("title", "date"), create_event),
-    Tool("get_capital", "travel", "Get the capital city of a country.",
-         {"country": _s("Country name.")}, ("country",), get_capital),
-    Tool("get_distance", "travel", "Get the straight-line distance between two cities.",
-         {"origin": _s("Start city."), "destination": _s("End city."),
-          "unit": _s("Distance unit.", enum=["km", "miles"])}, ("origin", "destination"), get_distance),
-    Tool("search_flights", "travel", "Search flights between two cities on a date.",
-         {"origin": _s("Departure city."), "destination": _s("Arrival city."), "date": DATE,
-          "passengers": _i("Number of passengers.", minimum=1)}, ("origin", "destination", "date"), search_flights),
-    Tool("book_hotel", "travel", "Book a hotel room.",
-         {"city": _s("City of the hotel."), "check_in": DATE, "nights": _i("Number of nights.", minimum=1),
-          "guests": _i("Number of guests.", minimum=1)}, ("city", "check_in", "nights"), book_hotel),
-    Tool("rent_car", "travel", "Rent a car.",
-         {"city": _s("Pick-up city."), "pickup_date": DATE, "days": _i("Rental days.", minimum=1),
-          "car_class": _s("Car class.", enum=["economy", "compact", "suv"])},
-         ("city", "pickup_date", "days"), rent_car),
-    Tool("get_price", "shopping", "Get the price of a product in USD.",
-         {"item": _s("Product name.")}, ("item",), get_price),
-    Tool("add_to_cart", "shopping", "Add a product to the shopping cart.",
-         {"item": _s("Product name."), "quantity": _i("How many.", minimum=1)}, ("item", "quantity"), add_to_cart),
-    Tool("apply_discount", "shopping", "Apply a percentage discount to a price.",
-         {"price": _n("Original price."), "percent": _n("Discount in percent.")}, ("price", "percent"),
-         apply_discount),
-    Tool("check_stock", "shopping", "Check whether a store has a product in stock.",
-         {"item": _s("Product name."), "store": _s("Store.", enum=STORES)}, ("item",), check_stock),
-    Tool("list_files", "files", "List the files in a directory.",
-         {"directory": _s("Directory path, e.g. /home/docs.")}, ("directory",), list_files),
-    Tool("read_file", "files", "Read a text file.", {"path": _s("File path.")}, ("path",), read_file),
-    Tool("count_words", "files", "Count the words in a file.", {"path": _s("File path.")}, ("path",), count_words),
-    Tool("search_files", "files", "Find files whose text contains a query.",
-         {"query": _s("Text to look for."), "directory": _s("Directory to search.")}, ("query",), search_files),
-    Tool("get_contact", "contacts", "Look up a contact's email and phone.",
-         {"name": _s("Full name.")}, ("name",), get_contact),
-    Tool("send_email", "contacts", "Send an email.",
-         {"to": _s("Recipient email address.", format="email"), "subject": _s("Subject line."),
-          "body": _s("Message text.")}, ("to", "subject"), send_email),
-    Tool("set_reminder", "contacts", "Set a reminder.",
-         {"text": _s("What to remember."), "date": DATE, "time": TIME}, ("text", "date", "time"), set_reminder),
-]
+_BY_DOMAIN: dict[str, list[Callable[..., Any]]] = {
+    "weather": [get_weather, get_forecast, get_air_quality],
+    "units": [convert_units, convert_currency],
+    "math": [add_numbers, multiply, percent_of],
+    "calendar": [add_days, day_of_week, days_between, create_event],
+    "travel": [get_capital, get_distance, search_flights, book_hotel, rent_car],
+    "shopping": [get_price, add_to_cart, apply_discount, check_stock],
+    "files": [list_files, read_file, count_words, search_files],
+    "contacts": [get_contact, send_email, set_reminder],
+}
+_T = [Tool.from_function(fn, domain) for domain, fns in _BY_DOMAIN.items() for fn in fns]
 TOOLS: dict[str, Tool] = {t.name: t for t in _T}
 DOMAINS: dict[str, list[str]] = {}
 for _t in _T:
