@@ -11,7 +11,7 @@ import pytest
 from structcall import compile_tools, parse_calls
 from structcall.render import render_calls as core_render
 
-from structcall.experiments.tasks import SUBTASKS, TaskConfig, ToolTasks, render_calls
+from structcall.experiments.tasks import REQUEST_ARGS, SUBTASKS, TARGET_FORMAT, TaskConfig, ToolTasks
 from structcall.experiments.toolbox import DOMAINS, TOOLS, execute_call
 from structcall.experiments.verifier import verify
 
@@ -56,7 +56,7 @@ def test_gold_targets_are_in_the_grammar_and_match_the_core_renderer(train):
         g = compile_tools(e["tools"], format="hermes")
         assert g.accepts(e["target"]), e["id"]
         if e["gold_calls"]:
-            assert core_render(e["gold_calls"], tools=e["tools"]) == e["target"] == render_calls(e["gold_calls"])
+            assert core_render(e["gold_calls"], TARGET_FORMAT, tools=e["tools"]) == e["target"]
 
 
 def test_history_tool_results_are_real_executions(train):
@@ -141,6 +141,9 @@ def test_task_interface_evaluate(evals):
     assert t.num_examples() == N
     assert t.evaluate(e, e["target"])["ast_correct"] is True
     assert t.evaluate(e, "<tool_call>\n{")["label"] == "unparseable"
+    # a run in another format scores its own rendering of the gold calls
+    smol = core_render(e["gold_calls"], "smollm2", tools=e["tools"])
+    assert smol != e["target"] and t.evaluate(e, smol, format="smollm2")["ast_correct"] is True
 
 
 def test_all_text_is_ascii(train, evals):
@@ -169,3 +172,7 @@ def test_toolbox_schemas_are_structcalls_schemas_of_the_signatures():
     for t in TOOLS.values():
         spec = normalize_tools([t.fn])[0]
         assert _canonical(spec.to_openai()) == _canonical(t.schema()), t.name
+
+
+def test_every_toolbox_tool_has_a_plain_request():
+    assert list(REQUEST_ARGS) == list(TOOLS)

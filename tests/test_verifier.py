@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from structcall.experiments.tasks import ground_truth_for, render_calls
+from structcall.render import render_calls
+
+from structcall.experiments.tasks import ground_truth_for
 from structcall.experiments.toolbox import TOOLS
 from structcall.experiments.verifier import (DECISION_LABELS, FAMILY, FORMAT_LABELS, SEMANTIC_LABELS, ast_match,
                                   is_explicit_answer, nearest_tool, standardize_string, values_equal, verify)
@@ -23,7 +25,7 @@ def call(name, **args):
 
 
 def text(*calls):
-    return render_calls(list(calls))
+    return render_calls(list(calls), "hermes")
 
 
 WEATHER = item([call("get_weather", city="Paris")])

@@ -8,7 +8,7 @@ tokenizer's template when it renders ``tools=``) see the same prompt, byte for b
   ``<tools>``: ``name(arg: type, optional?: "a"|"b") - description`` (enums as JSON literals,
   ``date``/``email`` formats by name, arrays as ``type[]``). The JSON schemas cost a third more
   tokens; the grammar, not the prompt, enforces every constraint under constrained decoding;
-* assistant ``tool_calls`` render exactly as :func:`structcall.experiments.tasks.render_calls` writes a
+* assistant ``tool_calls`` render exactly as ``structcall.render.render_calls(calls, "hermes")`` writes a
   target: ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks joined by
   ``\\n`` (arguments given as a JSON string are inserted verbatim);
 * ``tool`` messages render as ``<tool_response>`` blocks inside one user turn (as Qwen2.5);

@@ -29,18 +29,23 @@ import inspect
 import json
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from structcall.render import render_calls
 
 from . import phrasing as P
 from .toolbox import (CAPITALS, CATALOGUE, CITIES, CONTACTS, CURRENCIES, DIRECTORIES, DOMAINS, FILES, TOOLS,
                       UNITS, WEEKDAYS, execute_call)
 
-__all__ = ["SUBTASKS", "SPLITS", "TaskConfig", "ToolTasks", "render_calls", "ground_truth_for",
+__all__ = ["SUBTASKS", "SPLITS", "TARGET_FORMAT", "TaskConfig", "ToolTasks", "REQUEST_ARGS", "ground_truth_for",
            "assistant_call_message", "tool_message"]
 
 SUBTASKS = ("nested", "chaining", "parallel", "function_name", "parameter_value", "next_best",
             "response_generation", "irrelevance")
 SPLITS = ("train", "teacher", "pretrain", "eval")
+TARGET_FORMAT = "hermes"
+"""The format of an example's ``target`` text (a run re-renders ``gold_calls`` in its own format:
+``experiments.data.target_text``)."""
 
 
 @dataclass(frozen=True)
@@ -73,18 +78,12 @@ class TaskConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering helpers (shared with the chat template and the oracle teacher)
+# Call helpers (shared with the oracle teacher)
 # --------------------------------------------------------------------------------------------
 def _ordered(name: str, args: dict) -> dict:
     """Arguments in the tool schema's property order (the order a grammar renders them in)."""
     props = TOOLS[name].properties
     return {k: args[k] for k in props if k in args}
-
-
-def render_calls(calls: list[dict]) -> str:
-    """Hermes-format response text: one ``<tool_call>`` block per call, canonical JSON."""
-    return "\n".join("<tool_call>\n" + json.dumps({"name": c["name"], "arguments": c["arguments"]}) + "\n</tool_call>"
-                     for c in calls)
 
 
 def assistant_call_message(calls: list[dict], start_id: int) -> dict:
@@ -143,100 +142,92 @@ def _num_list(xs: list) -> str:
     return ", ".join(s[:-1]) + " and " + s[-1]
 
 
+def _date_within(rng: random.Random, today: _dt.date, days: int = 90) -> str:
+    return (today + _dt.timedelta(days=rng.randint(1, days))).isoformat()
+
+
+def _weather_args(rng: random.Random, today: _dt.date) -> dict:
+    city = rng.choice(CITY_NAMES)
+    if rng.random() < 0.3:
+        return {"city": city, "unit": rng.choice(["celsius", "fahrenheit"])}
+    return {"city": city}
+
+
+def _units_args(rng: random.Random, today: _dt.date) -> dict:
+    dim = rng.choice(["length", "mass", "volume"])
+    u1, u2 = _two(rng, [u for u, (d, _) in UNITS.items() if d == dim])
+    return {"value": rng.choice([2, 3.5, 5, 10, 12, 42, 100, 0.5, 7.25]), "from_unit": u1, "to_unit": u2}
+
+
+def _currency_args(rng: random.Random, today: _dt.date) -> dict:
+    c1, c2 = _two(rng, list(CURRENCIES))
+    return {"amount": rng.choice([20, 50, 75, 100, 250, 1200, 19.5]), "from_currency": c1, "to_currency": c2}
+
+
+def _days_between_args(rng: random.Random, today: _dt.date) -> dict:
+    d1, d2 = sorted([_date_within(rng, today), _date_within(rng, today)])
+    return {"start_date": d1, "end_date": d2}
+
+
+def _route_args(rng: random.Random, today: _dt.date, *, dated: bool = False) -> dict:
+    a, b = _two(rng, CITY_NAMES)
+    return {"origin": a, "destination": b, "date": _date_within(rng, today)} if dated else {"origin": a, "destination": b}
+
+
+def _reminder_args(rng: random.Random, today: _dt.date) -> dict:
+    return {"text": rng.choice(REMINDERS), "date": _date_within(rng, today),
+            "time": f"{rng.randint(7, 20):02d}:{rng.choice([0, 15, 30, 45]):02d}"}
+
+
+CITY_NAMES = list(CITIES)
+#: tool name -> the arguments of a plain request for it, drawn from ``(rng, today)`` (call order:
+#: the tool's parameter order). Every toolbox tool has one.
+REQUEST_ARGS: dict[str, Callable[[random.Random, _dt.date], dict]] = {
+    "get_weather": _weather_args,
+    "get_forecast": lambda rng, today: {"city": rng.choice(CITY_NAMES), "days": rng.randint(2, 7)},
+    "get_air_quality": lambda rng, today: {"city": rng.choice(CITY_NAMES)},
+    "convert_units": _units_args,
+    "convert_currency": _currency_args,
+    "add_numbers": lambda rng, today: {"numbers": [rng.randint(1, 99) for _ in range(rng.randint(2, 4))]},
+    "multiply": lambda rng, today: {"a": rng.randint(2, 99), "b": rng.choice([rng.randint(2, 30), 1.5, 2.5, 0.25])},
+    "percent_of": lambda rng, today: {"percent": rng.choice([5, 10, 15, 20, 25, 40]), "value": rng.randint(10, 500)},
+    "add_days": lambda rng, today: {"date": _date_within(rng, today), "days": rng.randint(1, 30)},
+    "day_of_week": lambda rng, today: {"date": _date_within(rng, today)},
+    "days_between": _days_between_args,
+    "create_event": lambda rng, today: {"title": rng.choice(TITLES), "date": _date_within(rng, today)},
+    "get_capital": lambda rng, today: {"country": rng.choice(list(CAPITALS))},
+    "get_distance": _route_args,
+    "search_flights": lambda rng, today: _route_args(rng, today, dated=True),
+    "book_hotel": lambda rng, today: {"city": rng.choice(CITY_NAMES), "check_in": _date_within(rng, today),
+                                      "nights": rng.randint(1, 6)},
+    "rent_car": lambda rng, today: {"city": rng.choice(CITY_NAMES), "pickup_date": _date_within(rng, today),
+                                    "days": rng.randint(2, 9)},
+    "get_price": lambda rng, today: {"item": rng.choice(list(CATALOGUE))},
+    "add_to_cart": lambda rng, today: {"item": rng.choice(list(CATALOGUE)), "quantity": rng.randint(1, 9)},
+    "apply_discount": lambda rng, today: {"price": rng.choice([19.99, 45, 120, 80, 9.5]),
+                                          "percent": rng.choice([10, 15, 20, 25, 30])},
+    "check_stock": lambda rng, today: {"item": rng.choice(list(CATALOGUE))},
+    "list_files": lambda rng, today: {"directory": rng.choice(DIRECTORIES)},
+    "read_file": lambda rng, today: {"path": rng.choice(TEXT_FILES)},
+    "count_words": lambda rng, today: {"path": rng.choice(TEXT_FILES)},
+    "search_files": lambda rng, today: {"query": rng.choice(QUERIES)},
+    "get_contact": lambda rng, today: {"name": rng.choice(list(CONTACTS))},
+    "send_email": lambda rng, today: {"to": CONTACTS[rng.choice(list(CONTACTS))][0], "subject": rng.choice(SUBJECTS)},
+    "set_reminder": _reminder_args,
+}
+
+
 def plain_request(rng: random.Random, name: str, split: str, today: _dt.date) -> tuple[str, dict, str]:
-    """(clause, call, template id) for ``name`` with written-out values."""
-    cities, day = list(CITIES), lambda: (today + _dt.timedelta(days=rng.randint(1, 90))).isoformat()
-    key, slots = name, {}
-    if name == "get_weather":
-        city = rng.choice(cities)
-        if rng.random() < 0.3:
-            unit = rng.choice(["celsius", "fahrenheit"])
-            key, slots, call = "get_weather+unit", {"city": city, "unit": unit}, _call(name, city=city, unit=unit)
-        else:
-            slots, call = {"city": city}, _call(name, city=city)
-    elif name == "get_forecast":
-        city, n = rng.choice(cities), rng.randint(2, 7)
-        slots, call = {"city": city, "days": n}, _call(name, city=city, days=n)
-    elif name in ("get_air_quality",):
-        city = rng.choice(cities)
-        slots, call = {"city": city}, _call(name, city=city)
-    elif name == "convert_units":
-        dim = rng.choice(["length", "mass", "volume"])
-        u1, u2 = _two(rng, [u for u, (d, _) in UNITS.items() if d == dim])
-        v = rng.choice([2, 3.5, 5, 10, 12, 42, 100, 0.5, 7.25])
-        slots, call = {"value": v, "from_unit": u1, "to_unit": u2}, _call(name, value=v, from_unit=u1, to_unit=u2)
-    elif name == "convert_currency":
-        c1, c2 = _two(rng, list(CURRENCIES))
-        a = rng.choice([20, 50, 75, 100, 250, 1200, 19.5])
-        slots = {"amount": a, "from_currency": c1, "to_currency": c2}
-        call = _call(name, amount=a, from_currency=c1, to_currency=c2)
-    elif name == "add_numbers":
-        xs = [rng.randint(1, 99) for _ in range(rng.randint(2, 4))]
-        slots, call = {"numbers": _num_list(xs)}, _call(name, numbers=xs)
-    elif name == "multiply":
-        a, b = rng.randint(2, 99), rng.choice([rng.randint(2, 30), 1.5, 2.5, 0.25])
-        slots, call = {"a": a, "b": b}, _call(name, a=a, b=b)
-    elif name == "percent_of":
-        p, v = rng.choice([5, 10, 15, 20, 25, 40]), rng.randint(10, 500)
-        slots, call = {"percent": p, "value": v}, _call(name, percent=p, value=v)
-    elif name == "add_days":
-        d, n = day(), rng.randint(1, 30)
-        slots, call = {"date": d, "days": n}, _call(name, date=d, days=n)
-    elif name == "day_of_week":
-        d = day()
-        slots, call = {"date": d}, _call(name, date=d)
-    elif name == "days_between":
-        d1, d2 = sorted([day(), day()])
-        slots, call = {"start_date": d1, "end_date": d2}, _call(name, start_date=d1, end_date=d2)
-    elif name == "create_event":
-        t, d = rng.choice(TITLES), day()
-        slots, call = {"title": t, "date": d}, _call(name, title=t, date=d)
-    elif name == "get_capital":
-        c = rng.choice(list(CAPITALS))
-        slots, call = {"country": c}, _call(name, country=c)
-    elif name == "get_distance":
-        a, b = _two(rng, cities)
-        slots, call = {"origin": a, "destination": b}, _call(name, origin=a, destination=b)
-    elif name == "search_flights":
-        a, b, d = *_two(rng, cities), day()
-        slots, call = {"origin": a, "destination": b, "date": d}, _call(name, origin=a, destination=b, date=d)
-    elif name == "book_hotel":
-        c, d, n = rng.choice(cities), day(), rng.randint(1, 6)
-        slots, call = {"city": c, "check_in": d, "nights": n}, _call(name, city=c, check_in=d, nights=n)
-    elif name == "rent_car":
-        c, d, n = rng.choice(cities), day(), rng.randint(2, 9)
-        slots, call = {"city": c, "pickup_date": d, "days": n}, _call(name, city=c, pickup_date=d, days=n)
-    elif name in ("get_price", "check_stock"):
-        it = rng.choice(list(CATALOGUE))
-        slots, call = {"item": it}, _call(name, item=it)
-    elif name == "add_to_cart":
-        it, q = rng.choice(list(CATALOGUE)), rng.randint(1, 9)
-        slots, call = {"item": it, "quantity": q}, _call(name, item=it, quantity=q)
-    elif name == "apply_discount":
-        pr, pc = rng.choice([19.99, 45, 120, 80, 9.5]), rng.choice([10, 15, 20, 25, 30])
-        slots, call = {"price": pr, "percent": pc}, _call(name, price=pr, percent=pc)
-    elif name == "list_files":
-        d = rng.choice(DIRECTORIES)
-        slots, call = {"directory": d}, _call(name, directory=d)
-    elif name in ("read_file", "count_words"):
-        p = rng.choice(TEXT_FILES)
-        slots, call = {"path": p}, _call(name, path=p)
-    elif name == "search_files":
-        q = rng.choice(QUERIES)
-        slots, call = {"query": q}, _call(name, query=q)
-    elif name == "get_contact":
-        n = rng.choice(list(CONTACTS))
-        slots, call = {"name": n}, _call(name, name=n)
-    elif name == "send_email":
-        to, s = CONTACTS[rng.choice(list(CONTACTS))][0], rng.choice(SUBJECTS)
-        slots, call = {"to": to, "subject": s}, _call(name, to=to, subject=s)
-    elif name == "set_reminder":
-        t, d, hh = rng.choice(REMINDERS), day(), f"{rng.randint(7, 20):02d}:{rng.choice([0, 15, 30, 45]):02d}"
-        slots, call = {"text": t, "date": d, "time": hh}, _call(name, text=t, date=d, time=hh)
-    else:  # pragma: no cover - every toolbox tool is handled above
-        raise KeyError(name)
+    """(clause, call, template id) for ``name`` with written-out values.
+
+    The clause templates are ``phrasing.CLAUSES[key]``, ``key`` = the tool name plus ``+arg`` for
+    each optional argument the request gives (its templates mention it); lists read "1, 2 and 3".
+    """
+    args = REQUEST_ARGS[name](rng, today)
+    key = "+".join([name, *(k for k in args if k not in TOOLS[name].required)])
+    slots = {k: _num_list(v) if isinstance(v, list) else v for k, v in args.items()}
     tmpl, tid = P.pick(rng, P.CLAUSES[key], split, key)
-    return tmpl.format(**slots), call, tid
+    return tmpl.format(**slots), _call(name, **args), tid
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,10 +267,11 @@ class ToolTasks:
     def __iter__(self):
         return (self.get_example(i) for i in range(self.n))
 
-    def evaluate(self, example: dict, response: str) -> dict:
-        """Score one response text against ``example`` (see :func:`structcall.experiments.verifier.verify`)."""
+    def evaluate(self, example: dict, response: str, format: str = TARGET_FORMAT) -> dict:
+        """Score one response text (in output ``format``) against ``example`` (see
+        :func:`structcall.experiments.verifier.verify`)."""
         from .verifier import verify
-        return verify(response, example).as_dict()
+        return verify(response, example, format=format).as_dict()
 
     def get_example(self, index: int) -> dict:
         if not 0 <= index < self.n:
@@ -291,7 +283,7 @@ class ToolTasks:
         draft = getattr(self, f"_{subtask}")(rng, today)
         tools = self._context(rng, draft)
         system = {"role": "system", "content": f"Today is {today.isoformat()} ({WEEKDAYS[today.weekday()]})."}
-        target = render_calls(draft.calls) if draft.expect == "call" else draft.target_text
+        target = render_calls(draft.calls, format=TARGET_FORMAT) if draft.expect == "call" else draft.target_text
         return {
             "id": f"{self.split}-{subtask}-{index:05d}",
             "split": self.split,

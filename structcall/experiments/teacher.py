@@ -20,8 +20,10 @@ import json
 import random
 from typing import Any, Callable
 
+from structcall.render import render_calls
+
 from . import phrasing as P
-from .tasks import REMINDERS, SUBJECTS, TITLES, plain_request, render_calls
+from .tasks import REMINDERS, SUBJECTS, TITLES, plain_request
 from .toolbox import CATALOGUE, CITIES, CURRENCIES, TOOLS
 from .verifier import verify
 
@@ -36,6 +38,10 @@ def is_correct(verdict: dict) -> bool:
 # --------------------------------------------------------------------------------------------
 # Oracle negatives
 # --------------------------------------------------------------------------------------------
+NEGATIVES_FORMAT = "hermes"
+"""The format the oracle's negatives are written in (their slips are slips of this format)."""
+
+
 def _body(call: dict) -> str:
     return json.dumps({"name": call["name"], "arguments": call["arguments"]})
 
@@ -54,7 +60,7 @@ def _some_call(ex: dict, rng: random.Random) -> list[dict]:
 
 def _unclosed(ex, rng):
     calls = _calls(ex) or _some_call(ex, rng)
-    return render_calls(calls)[: -len("</tool_call>")].rstrip()
+    return render_calls(calls, NEGATIVES_FORMAT)[: -len("</tool_call>")].rstrip()
 
 
 def _python_style(ex, rng):
@@ -70,7 +76,7 @@ def _single_quotes(ex, rng):
 
 def _text_after(ex, rng):
     calls = _calls(ex) or _some_call(ex, rng)
-    return render_calls(calls) + "\n" + rng.choice(["Let me know if you need anything else.", "Done!", "I hope this helps."])
+    return render_calls(calls, NEGATIVES_FORMAT) + "\n" + rng.choice(["Let me know if you need anything else.", "Done!", "I hope this helps."])
 
 
 def _bare_json(ex, rng):
@@ -79,7 +85,7 @@ def _bare_json(ex, rng):
 
 
 def _truncated(ex, rng):
-    text = render_calls(_calls(ex) or _some_call(ex, rng))
+    text = render_calls(_calls(ex) or _some_call(ex, rng), NEGATIVES_FORMAT)
     return text[: rng.randint(len("<tool_call>\n{") + 1, len(text) - len("}\n</tool_call>") - 1)]
 
 
@@ -89,7 +95,7 @@ def _misspelled_tool(ex, rng):
     parts = c["name"].split("_")
     c["name"] = rng.choice(["".join(p.capitalize() if i else p for i, p in enumerate(parts)),
                             c["name"][:-1], c["name"].replace("_", ""), c["name"] + "s"])
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _renamed_argument(ex, rng):
@@ -100,7 +106,7 @@ def _renamed_argument(ex, rng):
     k = rng.choice(list(c["arguments"]))
     new = rng.choice([k + "_name", k.split("_")[0] + "Value", {"city": "location", "date": "day"}.get(k, k + "s")])
     c["arguments"] = {(new if key == k else key): v for key, v in c["arguments"].items()}
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _stringified_number(ex, rng):
@@ -110,7 +116,7 @@ def _stringified_number(ex, rng):
         return None
     c, k = rng.choice(options)
     c["arguments"][k] = str(c["arguments"][k])
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _missing_required(ex, rng):
@@ -121,7 +127,7 @@ def _missing_required(ex, rng):
         return None
     drop = rng.choice(req)
     c["arguments"] = {k: v for k, v in c["arguments"].items() if k != drop}
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _bad_date(ex, rng):
@@ -133,7 +139,7 @@ def _bad_date(ex, rng):
     c, k = rng.choice(options)
     d = _dt.date.fromisoformat(c["arguments"][k])
     c["arguments"][k] = rng.choice([d.strftime("%B %d, %Y"), d.strftime("%d/%m/%Y"), "tomorrow"])
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 # label -> slips that should produce it
@@ -189,7 +195,7 @@ def _wrong_value(ex, rng):
         v = _other_value(c["name"], k, c["arguments"][k], rng)
         if v is not None and v != c["arguments"][k]:
             c["arguments"][k] = v
-            return render_calls(calls)
+            return render_calls(calls, NEGATIVES_FORMAT)
     return None
 
 
@@ -204,7 +210,7 @@ def _wrong_tool(ex, rng):
     today = _dt.date.fromisoformat(ex["messages"][0]["content"].split()[2])
     _, other, _ = plain_request(rng, rng.choice(names), "train", today)
     calls[i] = other
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _missing_call(ex, rng):
@@ -212,7 +218,7 @@ def _missing_call(ex, rng):
     if len(calls) < 2:
         return None
     calls.pop(rng.randrange(len(calls)))
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _extra_call(ex, rng):
@@ -221,7 +227,7 @@ def _extra_call(ex, rng):
         return None
     extra = _some_call(ex, rng)[0]
     calls.insert(rng.randrange(len(calls) + 1), extra)
-    return render_calls(calls)
+    return render_calls(calls, NEGATIVES_FORMAT)
 
 
 def _text_not_call(ex, rng):
@@ -229,7 +235,7 @@ def _text_not_call(ex, rng):
 
 
 def _call_not_due(ex, rng):
-    return None if ex["expect"] == "call" else render_calls(_some_call(ex, rng))
+    return None if ex["expect"] == "call" else render_calls(_some_call(ex, rng), NEGATIVES_FORMAT)
 
 
 SEMANTIC_SLIPS: dict[str, list[Callable]] = {
@@ -248,7 +254,7 @@ def oracle_candidates(example: dict, *, negatives_per_category: int = 2, seed: i
     gold = target_text(example, fmt)
     out = [{"id": example["id"], "text": gold, "source": "oracle:gold",
             "verdict": verify(gold, example, format=fmt).as_dict()}]
-    if fmt != "hermes":
+    if fmt != NEGATIVES_FORMAT:
         return out
     for category, slips in (("format", FORMAT_SLIPS), ("decision", DECISION_SLIPS), ("semantic", SEMANTIC_SLIPS)):
         labels = list(slips)
@@ -261,7 +267,7 @@ def oracle_candidates(example: dict, *, negatives_per_category: int = 2, seed: i
                 text = make(example, rng)
                 if text is None or any(c["text"] == text for c in out):
                     continue
-                v = verify(text, example)
+                v = verify(text, example, format=NEGATIVES_FORMAT)
                 if v.label == label:
                     out.append({"id": example["id"], "text": text, "source": f"oracle:{make.__name__.lstrip('_')}",
                                 "verdict": v.as_dict()})
