@@ -9,7 +9,7 @@ import json
 import pytest
 
 from structcall.experiments.data import (build_datasets, check_no_rejected_targets, control_rows, load_dataset_dir, minimal_pairs,
-                              onpolicy_pairs, pair_audit, save_datasets)
+                                         onpolicy_pairs, pair_audit, save_datasets, target_text)
 from structcall.experiments.tasks import ToolTasks
 from structcall.experiments.teacher import is_correct, model_candidates, oracle_candidates
 from structcall.experiments.verifier import LABELS, verify
@@ -62,6 +62,26 @@ def test_minimal_pairs_share_prompts_and_chosen_and_differ_by_one_family(example
     assert {lab for r in sem_rows for lab in r["labels"]} == {"wrong_tool", "wrong_value"}
     capped = minimal_pairs(examples, "hermes", max_pairs=7, seed=0)
     assert len(capped[0]) == len(capped[1]) == 7 and [r["id"] for r in capped[0]] == [r["id"] for r in capped[1]]
+
+
+def test_a_smollm2_run_writes_and_scores_in_smollm2(examples):
+    """The pilot's format: the oracle's gold and both sides of the minimal pairs are SmolLM2 text
+    (a JSON list in one <tool_call> block), scored by parsing them as SmolLM2."""
+    for ex in [e for e in examples if e["expect"] == "call"][:12]:
+        (gold,) = oracle_candidates(ex, seed=0, fmt="smollm2")
+        assert gold["text"] == target_text(ex, "smollm2") != ex["target"]
+        assert gold["text"].startswith("<tool_call>[") and is_correct(gold["verdict"])
+        assert gold["verdict"] == verify(gold["text"], ex, format="smollm2").as_dict()
+    fmt_rows, sem_rows = minimal_pairs(examples, "smollm2", seed=0)
+    assert len(fmt_rows) == len(sem_rows) > 20
+    by_id = {ex["id"]: ex for ex in examples}
+    for f, s in zip(fmt_rows, sem_rows):
+        ex = by_id[f["id"]]
+        assert f["chosen"][0]["content"] == target_text(ex, "smollm2")
+        assert verify(f["chosen"][0]["content"], ex, format="smollm2").ast_correct
+        vf = verify(f["rejected"][0]["content"], ex, format="smollm2")
+        vs = verify(s["rejected"][0]["content"], ex, format="smollm2")
+        assert vf.families == {"format"} and vs.families == {"semantic"}
 
 
 def sample(ex, text):

@@ -34,7 +34,7 @@ from typing import Any, Callable
 from structcall.render import render_calls
 
 from . import phrasing as P
-from .toolbox import (CAPITALS, CATALOGUE, CITIES, CONTACTS, CURRENCIES, DIRECTORIES, DOMAINS, FILES, TOOLS,
+from .toolbox import (CAPITALS, CATALOGUE, CITIES, CONTACTS, CURRENCIES, DIRECTORIES, FILES, TOOLS,
                       UNITS, WEEKDAYS, execute_call)
 
 __all__ = ["SUBTASKS", "SPLITS", "TARGET_FORMAT", "TaskConfig", "ToolTasks", "REQUEST_ARGS", "ground_truth_for",

@@ -24,7 +24,7 @@ from structcall.render import render_calls
 
 from . import phrasing as P
 from .tasks import REMINDERS, SUBJECTS, TITLES, plain_request
-from .toolbox import CATALOGUE, CITIES, CURRENCIES, TOOLS
+from .toolbox import CATALOGUE, CITIES, TOOLS
 from .verifier import verify
 
 __all__ = ["oracle_candidates", "model_candidates", "is_correct", "FORMAT_SLIPS", "DECISION_SLIPS", "SEMANTIC_SLIPS"]
