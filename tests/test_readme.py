@@ -207,7 +207,8 @@ def test_the_two_commands_are_make_run_and_make_test():
     targets = _make_targets()
     # make run: set up, then the tiny experiment; make test: set up both environments, then pytest
     assert "setup" in targets["run"][0]
-    assert "structcall experiment run --config experiments/configs/tiny.yaml" in targets["run"][1]
+    config = re.search(r"structcall experiment run --config (\S+)", targets["run"][1])
+    assert config and re.search(r"(?m)^name: tiny$", (ROOT / config.group(1)).read_text())
     assert {"setup", "vllm-env"} <= set(targets["test"][0])
     assert "-m pytest" in targets["test"][1] and " -m " not in targets["test"][1].split("pytest", 1)[1]
     assert "make test" in _commands((ROOT / ".ci" / "run").read_text())
