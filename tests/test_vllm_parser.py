@@ -34,3 +34,15 @@ def test_streaming_and_non_streaming_parsing_agree_on_grammar_samples(vllm_model
     assert report["rejected"] >= 10
     assert report["cut"] >= 150
     assert report["cut_kept_calls"] >= 20  # cut after a complete call: that call is returned
+
+
+RETRIEVAL_SCRIPT = Path(__file__).with_name("vllm_retrieval_check.py")
+
+
+def test_top_k_request_option_limits_the_grammar_to_the_retrieved_tools(vllm_model_dir, vllm_workdir):
+    """``vllm_xargs={"structcall_top_k": k}``: the grammar and the validation admit the k tools BM25
+    ranks highest for the last user message (plus a named tool_choice's function); without it,
+    the whole library; bad values are one 400 naming the option."""
+    report = run_vllm_script(RETRIEVAL_SCRIPT, str(vllm_model_dir), cwd=vllm_workdir)
+    assert report["n_failures"] == 0, "\n".join(report["failures"])
+    assert report["checks"] >= 40

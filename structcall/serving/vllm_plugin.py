@@ -44,10 +44,22 @@ Environment (read when a request is adjusted):
     STRUCTCALL_MAX_CALLS: cap on parallel calls per response (default: structcall's
         `DEFAULT_MAX_CALLS`, 16). With a cap, the longest possible output is bounded, so a
         ``max_tokens`` that covers it never cuts a call.
+
+Request options (per request, in vLLM's ``vllm_xargs`` field; with the ``openai`` client,
+``extra_body={"vllm_xargs": {"structcall_top_k": 5}}``):
+    structcall_top_k: a positive integer. The grammar and the validation admit only the
+        ``k`` tools that BM25 (:class:`structcall.retrieval.ToolLibrary`) ranks highest for
+        the request's last user message, plus the function a named ``tool_choice`` names;
+        every tool of the request is still checked (a bad schema anywhere is a 400). Without
+        it (the default) every tool of the request can be called. vLLM renders the prompt
+        before the parser sees the request, so this option cannot change which tools the
+        prompt shows: to keep a long tool library out of the prompt, retrieve on the client
+        and send only the top ``k`` tools. Any other ``structcall_*`` key is a 400.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -70,10 +82,11 @@ from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 from vllm.tool_parsers import ToolParser, ToolParserManager
 
 from structcall import SchemaError, ToolCallError, UnsupportedSchemaError, compile_tools
-from structcall.compile import ToolGrammar
+from structcall.compile import ToolGrammar, normalize_tool_choice
 from structcall.formats import FORMATS, detect_format
 from structcall.parse import parse_output, truncation_error
 from structcall.render import render_calls
+from structcall.retrieval import ToolLibrary
 
 from .chat_templates import format_of_template
 
@@ -86,7 +99,9 @@ __all__ = [
     "call_token_estimate",
     "cut_output_error",
     "dialect_for_backend",
+    "request_options",
     "request_tools",
+    "last_user_text",
     "sampling_params",
     "structured_outputs_params",
 ]
@@ -96,6 +111,9 @@ logger = init_logger("vllm.structcall")
 
 PARSER_NAME = "structcall"
 GRAMMAR_DIALECTS = ("ebnf", "lark")
+# per-request options, read from the request's ``vllm_xargs``
+TOP_K_OPTION = "structcall_top_k"
+REQUEST_OPTIONS = (TOP_K_OPTION,)
 
 
 
@@ -183,6 +201,66 @@ def request_tools(request: ChatCompletionRequest | ResponsesRequest) -> list[dic
                 parameter="tools",
             )
     return tools
+
+
+def request_options(request) -> dict[str, Any]:
+    """structcall's options of one request, read from its ``vllm_xargs`` (other keys there
+    belong to other extensions and are left alone): ``{"top_k": int | None}``. Raises
+    `VLLMValidationError` (HTTP 400) for an unknown ``structcall_*`` key or a bad value."""
+    xargs = getattr(request, "vllm_xargs", None) or {}
+    unknown = sorted(k for k in xargs if k.startswith("structcall_") and k not in REQUEST_OPTIONS)
+    if unknown:
+        raise VLLMValidationError(
+            f"structcall: vllm_xargs has unknown option(s) {', '.join(map(repr, unknown))}; structcall reads "
+            f"{', '.join(map(repr, REQUEST_OPTIONS))}",
+            parameter="vllm_xargs",
+        )
+    top_k = xargs.get(TOP_K_OPTION)
+    if isinstance(top_k, str) and top_k.strip().isdigit():
+        top_k = int(top_k)
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+        raise VLLMValidationError(
+            f"structcall: vllm_xargs.{TOP_K_OPTION} must be a positive integer (how many retrieved tools the "
+            f"grammar admits), got {top_k!r}",
+            parameter="vllm_xargs",
+        )
+    return {"top_k": top_k}
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content or []:
+        text = _field(part, "text")
+        if _field(part, "type") in ("text", "input_text") and isinstance(text, str):
+            parts.append(text)
+    return "\n".join(parts)
+
+
+def last_user_text(request: ChatCompletionRequest | ResponsesRequest) -> str:
+    """The text of the request's last user message (Chat Completions ``messages`` or the
+    Responses API's ``input``), the query that tool retrieval ranks the tools for; "" if none."""
+    if isinstance(request, ResponsesRequest):
+        if isinstance(request.input, str):
+            return request.input
+        messages = request.input
+    else:
+        messages = request.messages
+    for m in reversed(list(messages or [])):
+        if _field(m, "role") == "user":
+            return _content_text(_field(m, "content"))
+    return ""
+
+
+@functools.lru_cache(maxsize=16)
+def _library(tools_key: str) -> ToolLibrary:
+    """The request's tools normalised and indexed for BM25 once per distinct tool list."""
+    return ToolLibrary(json.loads(tools_key))
 
 
 def _tool_choice(request) -> Any:
@@ -458,11 +536,13 @@ class StructcallToolParser(ToolParser):
             return self._g
         tools = request_tools(request)
         choice = _tool_choice(request)
+        top_k = request_options(request)["top_k"]
         fmt = self._format()
         max_calls = self._max_calls()
         try:
+            callable_tools = tools if top_k is None else self._candidates(tools, choice, top_k, request)
             g = compile_tools(
-                tools,
+                callable_tools,
                 format=fmt,
                 tool_choice=choice,
                 # a named function is called exactly once, as OpenAI does
@@ -476,6 +556,23 @@ class StructcallToolParser(ToolParser):
             raise VLLMValidationError(f"structcall: {e}", parameter="tool_choice") from None
         self._g, self._g_request_id = g, id(request)
         return g
+
+    def _candidates(self, tools: list[dict], choice: Any, top_k: int, request) -> list:
+        """The `top_k` tools BM25 ranks highest for the last user message (plus a named
+        tool_choice's function), best first; the whole list is normalised and checked."""
+        library = _library(json.dumps(tools, sort_keys=True, default=str))
+        query = last_user_text(request)
+        if not query.strip():
+            raise VLLMValidationError(
+                f"structcall: vllm_xargs.{TOP_K_OPTION} ranks the tools for the last user message, but the request "
+                "has no user message with text; leave the option out to admit every tool",
+                parameter="vllm_xargs",
+            )
+        named = normalize_tool_choice(choice, library.specs)
+        picked = library.search(query, top_k, include=[named.name] if named.named else [])
+        logger.debug("structcall: %s=%d admits %s of %d tools", TOP_K_OPTION, top_k,
+                     ", ".join(s.name for s in picked), len(library))
+        return picked
 
     def _warn_if_tools_not_in_prompt(self, request) -> None:
         if getattr(request, "chat_template", None):
