@@ -1,7 +1,8 @@
 """Helpers to test grammars without a model (public: use them on your own tools).
 
-* `check_table(grammar, cases)` - run ``(text, accepted)`` tables through `ToolGrammar.accepts`
-  and report every mismatch;
+* `check_table(grammar, cases)` - run ``(text, accepted)`` tables through every engine (lark's
+  `ToolGrammar.accepts`, llguidance's and xgrammar's matchers) and report every mismatch, so
+  the three dialects of one grammar cannot drift apart;
 * `sample(grammar, rng)` - a random walk over the grammar IR: a string the grammar admits;
 * `llguidance_accepts(grammar, text)` / `xgrammar_accepts(grammar, text)` - the same membership
   question asked of llguidance's and xgrammar's own matchers (byte-level vocabulary), over their
@@ -10,21 +11,59 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from functools import lru_cache
 
 from .grammar import Alt, Chars, FreeText, Grammar, Lit, Node, Ref, Rep, Seq
 
-__all__ = ["check_table", "sample", "llguidance_accepts", "xgrammar_accepts", "byte_tokenizer"]
+__all__ = ["ENGINES", "check_table", "engine_verdicts", "installed_engines", "sample", "llguidance_accepts", "xgrammar_accepts",
+           "byte_tokenizer"]
+
+#: the engines `check_table` can ask, each over its own dialect of the grammar
+ENGINES = ("lark", "llguidance", "xgrammar")
 
 
-def check_table(grammar, cases) -> list[str]:
-    """Mismatches between `grammar.accepts(text)` and the expected verdicts, as messages."""
+def installed_engines() -> tuple[str, ...]:
+    """The engines of `ENGINES` whose library is installed (lark always is)."""
+    return tuple(e for e in ENGINES if e == "lark" or importlib.util.find_spec(e) is not None)
+
+
+def engine_verdicts(grammar, text: str, engines=None) -> dict[str, bool]:
+    """Whether each engine accepts `text` as a complete output of `grammar` (a `ToolGrammar`):
+    ``lark`` is `ToolGrammar.accepts` (Earley over the Lark dialect), ``llguidance`` and
+    ``xgrammar`` are `llguidance_accepts` and `xgrammar_accepts`."""
+    ask = {"lark": grammar.accepts, "llguidance": lambda t: llguidance_accepts(grammar, t),
+           "xgrammar": lambda t: xgrammar_accepts(grammar, t)}
+    engines = installed_engines() if engines is None else tuple(engines)
+    unknown = [e for e in engines if e not in ask]
+    if unknown:
+        raise ValueError(f"unknown engine(s) {unknown}; the engines are {list(ENGINES)}")
+    return {e: ask[e](text) for e in engines}
+
+
+def check_table(grammar, cases, *, engines=None) -> list[str]:
+    """Run an ``(text, accepted)`` table through every engine; return one message per row where
+    an engine's verdict differs from the expected one (an empty list: the engines all agree
+    with the table).
+
+    Args:
+        grammar: a compiled `ToolGrammar`.
+        cases: ``(text, accepted)`` pairs: `text` is a complete output, `accepted` whether the
+            grammar must admit it.
+        engines: names from `ENGINES` to ask; None (the default) asks every installed one, so
+            a missing optional library (llguidance, xgrammar) narrows the check rather than
+            failing it. Pass the names explicitly to require them.
+
+    Use it as ``assert check_table(g, table) == []``: the message names the row, the expected
+    verdict and every engine's answer.
+    """
     bad = []
     for text, expected in cases:
-        got = grammar.accepts(text)
-        if got != expected:
-            bad.append(f"expected accepts={expected}, got {got}: {text!r}")
+        got = engine_verdicts(grammar, text, engines)
+        wrong = sorted(e for e, v in got.items() if v != expected)
+        if wrong:
+            bad.append(f"expected accepts={expected}, but {', '.join(wrong)} disagree ({got}): {text!r}")
     return bad
 
 

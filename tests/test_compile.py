@@ -16,11 +16,8 @@ from structcall import SchemaError, UnsupportedSchemaError, compile_tools
 from structcall.compile import cache_info
 from structcall.formats import FORMATS, detect_format, load_format
 from structcall.schema import Limits
-from structcall.testing import check_table, llguidance_accepts, xgrammar_accepts
-
-
-def tool(name, props, required=(), **extra):
-    return {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": props, "required": list(required), **extra}}}
+from structcall.testing import ENGINES, check_table
+from tools_fixtures import function_tool as tool
 
 
 def J(name, args):
@@ -28,15 +25,23 @@ def J(name, args):
 
 
 def check(g, table):
-    assert check_table(g, table) == []
-    bad = [(t, e) for t, e in table if llguidance_accepts(g, t) != e]
-    assert bad == [], f"llguidance dialect disagrees: {bad}"
-    bad = [(t, e) for t, e in table if xgrammar_accepts(g, t) != e]
-    assert bad == [], f"xgrammar (EBNF) dialect disagrees: {bad}"
+    assert check_table(g, table, engines=ENGINES) == []
 
 
 WEATHER = tool("get_weather", {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}, ["city"])
 TIME = tool("get_time", {"tz": {"type": "string"}})
+
+
+def test_check_table_names_each_engine_that_disagrees():
+    g = compile_tools([WEATHER], format="json", tool_choice="required")
+    good, bad = J("get_weather", {"city": "Paris"}), J("get_weather", {"town": "Paris"})
+    assert check_table(g, [(good, True), (bad, False)], engines=ENGINES) == []
+    (msg,) = check_table(g, [(good, True), (bad, True)], engines=ENGINES)  # one wrong row
+    assert "expected accepts=True" in msg and "lark, llguidance, xgrammar disagree" in msg and "town" in msg
+    (msg,) = check_table(g, [(good, False)], engines=["xgrammar"])
+    assert "xgrammar disagree" in msg and "lark" not in msg
+    with pytest.raises(ValueError, match="unknown engine.*'lark', 'llguidance', 'xgrammar'"):
+        check_table(g, [(good, True)], engines=["outlines"])
 
 
 # ---------------------------------------------------------------------------------- per format

@@ -4,7 +4,6 @@ matcher; detection from chat templates; stopping; truncated parsing."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -14,37 +13,12 @@ from structcall.formats import FORMATS, detect_format, load_format
 from structcall.parse import parse_output, truncation_error
 from structcall.render import render_calls
 from structcall.split import CallSplitter
-from structcall.testing import llguidance_accepts, xgrammar_accepts
+from structcall.testing import check_table
+from tools_fixtures import SEARCH, WEATHER, function_tool
 
-HAS_XGRAMMAR = importlib.util.find_spec("xgrammar") is not None
-
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-    "required": ["city"]}}}
-FINAL = {"type": "function", "function": {"name": "final_answer", "parameters": {
-    "type": "object", "properties": {"trigger": {"type": "boolean"}}, "required": ["trigger"]}}}
-SEARCH = {"type": "function", "function": {"name": "search", "parameters": {
-    "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}
-FUNC1 = {"type": "function", "function": {"name": "func_name1", "parameters": {
-    "type": "object", "properties": {"argument1": {"type": "string"}, "argument2": {"type": "string"}}}}}
+FINAL = function_tool("final_answer", {"trigger": {"type": "boolean"}}, ["trigger"])
+FUNC1 = function_tool("func_name1", {"argument1": {"type": "string"}, "argument2": {"type": "string"}}, required=None)
 TOOLS = [WEATHER, FINAL, SEARCH, FUNC1]
-
-
-def every_matcher(g, text: str) -> dict[str, bool]:
-    """The verdict of every matcher on `text`: lark (accepts), llguidance and xgrammar."""
-    out = {"lark": g.accepts(text), "llguidance": llguidance_accepts(g, text)}
-    if HAS_XGRAMMAR:
-        out["xgrammar"] = xgrammar_accepts(g, text)
-    return out
-
-
-def check_everywhere(g, table):
-    bad = []
-    for text, expected in table:
-        got = every_matcher(g, text)
-        if any(v != expected for v in got.values()):
-            bad.append(f"expected {expected}, got {got}: {text!r}")
-    assert bad == []
 
 
 # Real outputs, copied: `source` says from where.
@@ -153,7 +127,7 @@ def test_every_format_has_a_table():
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_format_table_on_every_matcher(fmt):
     g = compile_tools(TOOLS, format=fmt)
-    check_everywhere(g, TABLES[fmt])
+    assert check_table(g, TABLES[fmt]) == []
     # the accepted outputs parse to calls (or to a plain answer), never to an error
     for text, ok in TABLES[fmt]:
         if ok:
@@ -168,7 +142,7 @@ def test_rendered_calls_round_trip_and_end(fmt):
     text = render_calls(calls, fmt, tools=TOOLS)
     for choice in ("auto", "required"):
         g = compile_tools(TOOLS, format=fmt, tool_choice=choice)
-        check_everywhere(g, [(text, True), (text + "\n", True), (text + "\n\n\n\n\n", False)])
+        assert check_table(g, [(text, True), (text + "\n", True), (text + "\n\n\n\n\n", False)]) == []
         assert [(c.name, c.arguments) for c in parse_calls(text + "\n", g)] == calls
 
 
@@ -177,10 +151,10 @@ def test_smollm2_no_call_is_an_empty_list():
     assert parse_calls("<tool_call>[]</tool_call>", g) == []
     assert render_calls([], "smollm2") == "<tool_call>[]</tool_call>"
     req = compile_tools(TOOLS, format="smollm2", tool_choice="required")
-    check_everywhere(req, [("<tool_call>[]</tool_call>", False), ("I refuse.", False)])
+    assert check_table(req, [("<tool_call>[]</tool_call>", False), ("I refuse.", False)]) == []
     none = compile_tools(TOOLS, format="smollm2", tool_choice="none")
-    check_everywhere(none, [("<tool_call>[]</tool_call>", True), ("Plain answer.", True),
-                            ('<tool_call>[{"name": "search", "arguments": {"q": "x"}}]</tool_call>', False)])
+    assert check_table(none, [("<tool_call>[]</tool_call>", True), ("Plain answer.", True),
+                            ('<tool_call>[{"name": "search", "arguments": {"q": "x"}}]</tool_call>', False)]) == []
 
 
 # chat-template fixtures: the marker each family's template carries
@@ -285,7 +259,7 @@ def test_a_tool_named_like_a_mode_is_chosen_by_the_dict_shape(tool_name):
     assert g.choice == ToolChoice("function", tool_name) and g.requires_call and not g.allows_text
     mine = render_calls([(tool_name, {"x": 1})], "hermes", tools=tools)
     other = render_calls([("search", {"q": "a"})], "hermes", tools=tools)
-    check_everywhere(g, [(mine, True), (other, False), ("plain text", False), ("", False)])
+    assert check_table(g, [(mine, True), (other, False), ("plain text", False), ("", False)]) == []
     assert [c.name for c in parse_calls(mine, g)] == [tool_name]
     with pytest.raises(Exception) as ei:
         parse_calls(other, g)
