@@ -15,6 +15,7 @@ from structcall.decoding import BackendError, get_backend
 from structcall.decoding.vocab import tokenizer_info
 from structcall.render import render_calls
 from structcall.schema import Limits
+from tools_fixtures import function_tool, weather_tool
 
 HAS_XGRAMMAR = importlib.util.find_spec("xgrammar") is not None
 NO_XGRAMMAR = "xgrammar not installed: pip install --no-deps xgrammar apache-tvm-ffi (CI installs it)"
@@ -24,34 +25,8 @@ FORMATS = ["hermes", "json", "pythonic", "mistral"]
 CHOICES = ["auto", "required", "none", "get_time"]
 
 TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather in a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "city": {"type": "string"},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                    "days": {"type": "integer", "minimum": 1, "maximum": 14},
-                },
-                "required": ["city"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "get_time",
-            "description": "Local time in a timezone.",
-            "parameters": {
-                "type": "object",
-                "properties": {"tz": {"type": "string", "maxLength": 40}},
-                "required": ["tz"],
-            },
-        },
-    },
+    weather_tool("Current weather in a city.", days=True),
+    function_tool("get_time", {"tz": {"type": "string", "maxLength": 40}}, ["tz"], description="Local time in a timezone."),
 ]
 
 WEATHER = ("get_weather", {"city": "Paris", "unit": "celsius", "days": 3})

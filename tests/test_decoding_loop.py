@@ -13,24 +13,16 @@ from structcall.decoding.prompt import render_prompt
 from structcall.decoding.vocab import stop_token_ids, tokenizer_info
 from structcall.models import build_tiny_model
 from structcall.schema import Limits
+from tools_fixtures import function_tool, weather_tool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Weather in a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            "days": {"type": "integer", "minimum": 1, "maximum": 14}},
-            "required": ["city", "unit"]}}},
-    {"type": "function", "function": {
-        "name": "search_flights", "description": "Flights between two airports.",
-        "parameters": {"type": "object", "properties": {
-            "origin": {"type": "string", "pattern": "^[A-Z]{3}$"},
-            "destination": {"type": "string", "pattern": "^[A-Z]{3}$"},
-            "nonstop": {"type": "boolean"}},
-            "required": ["origin", "destination"]}}},
+    weather_tool("Weather in a city.", required=("city", "unit"), days=True),
+    function_tool("search_flights", {
+        "origin": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "destination": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "nonstop": {"type": "boolean"}}, ["origin", "destination"], description="Flights between two airports."),
 ]
 OPTS = {"max_calls": 3, "limits": Limits(max_string_length=24)}
 PROMPTS = [

@@ -20,24 +20,15 @@ from structcall.decoding.prompt import render_prompt
 from structcall.decoding.vocab import stop_token_ids, tokenizer_info
 from structcall.models import build_tiny_model
 from structcall.schema import Limits
+from tools_fixtures import function_tool, weather_tool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 BACKENDS = ["llguidance", "outlines", "xgrammar"]
 TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Weather in a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-            "required": ["city", "unit"]}}},
-    {"type": "function", "function": {
-        "name": "count_words", "description": "Count the words in a file.",
-        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}},
-    {"type": "function", "function": {
-        "name": "list_files", "description": "List a directory.",
-        "parameters": {"type": "object", "properties": {"directory": {"type": "string"}},
-                       "required": ["directory"]}}},
+    weather_tool("Weather in a city.", required=("city", "unit")),
+    function_tool("count_words", {"path": {"type": "string"}}, ["path"], description="Count the words in a file."),
+    function_tool("list_files", {"directory": {"type": "string"}}, ["directory"], description="List a directory."),
 ]
 OPTS = {"max_calls": 2, "limits": Limits(max_string_length=24)}
 ASK = [

@@ -21,23 +21,11 @@ from structcall.decoding.prompt import tool_system_prompt
 from structcall.formats import load_format
 from structcall.schema import Limits
 from structcall import compile_tools
+from tools_fixtures import ADD, weather_tool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Weather in a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-            "required": ["city"]}}},
-    {"type": "function", "function": {
-        "name": "add", "description": "Add two integers.",
-        "parameters": {"type": "object", "properties": {
-            "a": {"type": "integer", "minimum": -1000, "maximum": 1000},
-            "b": {"type": "integer"}},
-            "required": ["a", "b"]}}},
-]
+TOOLS = [weather_tool("Weather in a city."), ADD]
 SMALL = {"max_calls": 3, "limits": Limits(max_string_length=20, max_number_digits=6)}
 ASK = "What's the weather in Paris? Also add 2 and 3."
 KINDS = {"parse", "truncated", "unknown_tool", "unknown_argument", "missing_argument", "type", "value", "count", "no_call"}

@@ -12,22 +12,17 @@ from structcall import compile_tools
 from structcall.decoding import generate, generate_batch, stream_generate, template_renders_tools
 from structcall.formats import detect_format
 from structcall.schema import Limits
+from tools_fixtures import UNIT, function_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.smollm2, pytest.mark.usefixtures("one_torch_thread")]
 
 TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Get the current weather in a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string", "description": "City name"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-            "required": ["city"]}}},
-    {"type": "function", "function": {
-        "name": "calculate", "description": "Evaluate an arithmetic expression.",
-        "parameters": {"type": "object", "properties": {
-            "expression": {"type": "string"},
-            "precision": {"type": "integer", "minimum": 0, "maximum": 10}},
-            "required": ["expression"]}}},
+    function_tool("get_weather", {"city": {"type": "string", "description": "City name"}, "unit": UNIT}, ["city"],
+                  description="Get the current weather in a city."),
+    function_tool("calculate", {
+        "expression": {"type": "string"},
+        "precision": {"type": "integer", "minimum": 0, "maximum": 10}}, ["expression"],
+        description="Evaluate an arithmetic expression."),
 ]
 #: caps small enough that two calls always fit in the token budgets below
 SMALL = {"max_calls": 2, "limits": Limits(max_string_length=16, max_number_digits=6)}

@@ -12,22 +12,11 @@ from structcall.decoding import generate, generate_batch
 from structcall.decoding.prompt import render_prompt
 from structcall.models import build_tiny_model
 from structcall.schema import Limits
+from tools_fixtures import ADD, weather_tool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Weather in a city.",
-        "parameters": {"type": "object", "properties": {
-            "city": {"type": "string"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
-            "required": ["city"]}}},
-    {"type": "function", "function": {
-        "name": "add", "description": "Add two integers.",
-        "parameters": {"type": "object", "properties": {
-            "a": {"type": "integer", "minimum": -1000, "maximum": 1000}, "b": {"type": "integer"}},
-            "required": ["a", "b"]}}},
-]
+TOOLS = [weather_tool("Weather in a city."), ADD]
 OPTS = {"max_calls": 2, "limits": Limits(max_string_length=20, max_number_digits=6)}
 ASK = [[{"role": "user", "content": "What's the weather in Paris? Also add 2 and 3."}],
        [{"role": "user", "content": "hi"}]]

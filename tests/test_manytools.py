@@ -23,25 +23,21 @@ from structcall.retrieval import (
 )
 from structcall.schema import Limits
 from structcall.signatures import compact_signature, render_tool_list, tool_list_tokens, type_hint
+from tools_fixtures import function_tool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather in a city. Uses the nearest station.",
-    "parameters": {"type": "object", "properties": {
-        "city": {"type": "string", "description": "City name"},
-        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
-        "at": {"type": "object", "properties": {"lat": {"type": "number"}, "lng": {"type": "number"}},
-               "required": ["lat", "lng"]},
-        "days": {"type": "integer", "minimum": 1, "maximum": 7}},
-        "required": ["city", "days"], "additionalProperties": False}}}
-BOOK = {"type": "function", "function": {
-    "name": "book_flight", "description": "Book a flight between two airports.",
-    "parameters": {"type": "object", "properties": {
-        "origin": {"type": "string", "minLength": 3, "maxLength": 3},
-        "destination": {"type": "string", "minLength": 3, "maxLength": 3},
-        "passengers": {"type": "array", "items": {"type": "string"}, "maxItems": 4}},
-        "required": ["origin", "destination"], "additionalProperties": False}}}
+WEATHER = function_tool("get_weather", {
+    "city": {"type": "string", "description": "City name"},
+    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
+    "at": {"type": "object", "properties": {"lat": {"type": "number"}, "lng": {"type": "number"}}, "required": ["lat", "lng"]},
+    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+    ["city", "days"], description="Current weather in a city. Uses the nearest station.", additionalProperties=False)
+BOOK = function_tool("book_flight", {
+    "origin": {"type": "string", "minLength": 3, "maxLength": 3},
+    "destination": {"type": "string", "minLength": 3, "maxLength": 3},
+    "passengers": {"type": "array", "items": {"type": "string"}, "maxItems": 4}},
+    ["origin", "destination"], description="Book a flight between two airports.", additionalProperties=False)
 TOOLS = [WEATHER, BOOK]
 
 

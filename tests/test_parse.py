@@ -15,14 +15,15 @@ from structcall.errors import ERROR_KINDS
 from structcall.formats import FORMATS
 from structcall.parse import parse_output
 from structcall.render import render_calls
+from tools_fixtures import DAYS, function_tool
 
 TOOLS = [
-    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {
-        "city": {"type": "string", "minLength": 1}, "unit": {"enum": ["celsius", "fahrenheit"]}, "days": {"type": "integer", "minimum": 1, "maximum": 14}},
-        "required": ["city"], "additionalProperties": False}}},
-    {"type": "function", "function": {"name": "send_email", "parameters": {"type": "object", "properties": {
+    function_tool("get_weather", {
+        "city": {"type": "string", "minLength": 1}, "unit": {"enum": ["celsius", "fahrenheit"]}, "days": DAYS},
+        ["city"], additionalProperties=False),
+    function_tool("send_email", {
         "to": {"type": "string", "format": "email"}, "body": {"type": "string"}, "cc": {"type": "array", "items": {"type": "string"}}},
-        "required": ["to", "body"]}}},
+        ["to", "body"]),
 ]
 
 

@@ -15,15 +15,11 @@ import pytest
 from structcall import compile_tools
 from structcall.decoding.prompt import render_prompt, template_renders_tools
 from structcall.serving.chat_templates import chat_template, format_of_template, main, template_formats
+from tools_fixtures import CITY, function_tool
 
 TOOLS = [
-    {"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city.",
-                                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                                     "required": ["city"]}}},
-    {"type": "function", "function": {"name": "add", "description": "Add two integers.",
-                                      "parameters": {"type": "object", "properties": {"a": {"type": "integer"},
-                                                                                      "b": {"type": "integer"}},
-                                                     "required": ["a", "b"]}}},
+    function_tool("get_weather", {"city": CITY}, ["city"], description="Current weather in a city."),
+    function_tool("add", {"a": {"type": "integer"}, "b": {"type": "integer"}}, ["a", "b"], description="Add two integers."),
 ]
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the weather in Paris?"}],

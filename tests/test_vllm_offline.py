@@ -15,20 +15,16 @@ import jsonschema
 import pytest
 
 from vllm_server import run_vllm_script, vllm_model_dir, vllm_workdir  # noqa: F401
+from tools_fixtures import function_tool
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 SCRIPT = Path(__file__).with_name("vllm_offline_check.py")
+BOUNDED_INT = {"type": "integer", "minimum": -1000, "maximum": 1000}
 TOOLS = [
-    {"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string", "maxLength": 12}, "unit": {"enum": ["celsius", "fahrenheit"]}},
-        "required": ["city"], "additionalProperties": False}}},
-    {"type": "function", "function": {"name": "add", "parameters": {
-        "type": "object",
-        "properties": {"a": {"type": "integer", "minimum": -1000, "maximum": 1000},
-                       "b": {"type": "integer", "minimum": -1000, "maximum": 1000}},
-        "required": ["a", "b"], "additionalProperties": False}}},
+    function_tool("get_weather", {"city": {"type": "string", "maxLength": 12}, "unit": {"enum": ["celsius", "fahrenheit"]}},
+                  ["city"], additionalProperties=False),
+    function_tool("add", {"a": BOUNDED_INT, "b": BOUNDED_INT}, ["a", "b"], additionalProperties=False),
 ]
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
 

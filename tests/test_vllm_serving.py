@@ -21,69 +21,29 @@ import openai
 import pytest
 
 from vllm_server import MODEL_NAME, VllmServer, vllm_model_dir, vllm_workdir  # noqa: F401
+from tools_fixtures import UNIT, function_tool
 
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                # Printable ASCII for now: the core's xgrammar EBNF lets a string take UTF-8
-                # encoded surrogates (invalid UTF-8, decoded as U+FFFD, so too long), and a
-                # 12-character "</tool_call>" inside a string is admitted by the grammar but cut
-                # by the Hermes parser; both reported to issue 2. tests/test_vllm_parser.py
-                # covers arbitrary Unicode strings without a model.
-                "city": {"type": "string", "pattern": "^[ -~]{1,10}$"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city"],
-            "additionalProperties": False,
-        },
-    },
-}
-ADD = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two integers.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "a": {"type": "integer", "minimum": -1000, "maximum": 1000},
-                "b": {"type": "integer", "minimum": -1000, "maximum": 1000},
-            },
-            "required": ["a", "b"],
-            "additionalProperties": False,
-        },
-    },
-}
-BOOK = {
-    "type": "function",
-    "function": {
-        "name": "book_flight",
-        "description": "Book a flight.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "to": {"type": "string", "pattern": "^[A-Z]{3}$"},
-                "date": {"type": "string", "pattern": "^2026-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"},
-                "passengers": {
-                    "type": "array", "minItems": 1, "maxItems": 3,
-                    "items": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[ -~]{0,8}$"},
-                                                                "age": {"type": "integer", "minimum": 0, "maximum": 120}},
-                              "required": ["name"], "additionalProperties": False},
-                },
-            },
-            "required": ["to", "date", "passengers"],
-            "additionalProperties": False,
-        },
-    },
-}
+# Printable ASCII cities: the core's xgrammar EBNF lets a string take UTF-8 encoded surrogates
+# (invalid UTF-8, decoded as U+FFFD, so too long), and a 12-character "</tool_call>" inside a
+# string is admitted by the grammar but cut by the Hermes parser. tests/test_vllm_parser.py
+# covers arbitrary Unicode strings without a model.
+WEATHER = function_tool("get_weather", {"city": {"type": "string", "pattern": "^[ -~]{1,10}$"}, "unit": UNIT}, ["city"],
+                        description="Current weather in a city.", additionalProperties=False)
+BOUNDED_INT = {"type": "integer", "minimum": -1000, "maximum": 1000}
+ADD = function_tool("add", {"a": BOUNDED_INT, "b": BOUNDED_INT}, ["a", "b"], description="Add two integers.",
+                    additionalProperties=False)
+BOOK = function_tool("book_flight", {
+    "to": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    "date": {"type": "string", "pattern": "^2026-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"},
+    "passengers": {
+        "type": "array", "minItems": 1, "maxItems": 3,
+        "items": {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[ -~]{0,8}$"},
+                                                    "age": {"type": "integer", "minimum": 0, "maximum": 120}},
+                  "required": ["name"], "additionalProperties": False},
+    }}, ["to", "date", "passengers"], description="Book a flight.", additionalProperties=False)
 TOOLS = [WEATHER, ADD, BOOK]
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris, and can you book me a flight?"}]
