@@ -74,7 +74,13 @@ def test_call_schema_is_the_language_of_the_json_workload():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"name": "get_weather", "arguments": {"city": "Paris", "unit": "kelvin"}}, schema)
     assert call_schema(E2E_TOOLS[:1])["properties"]["name"] == {"const": "get_weather"}
-    assert len(E2E_PROMPTS) >= 8
+    # each benchmark mode asks for no more prompts than the workload has (a slice would quietly
+    # give fewer), and no prompt is asked twice
+    from benchmarks.run import Settings
+
+    for s in (Settings.quick(), Settings.full()):
+        assert max(s.tiny_prompts, s.smollm2_prompts) <= len(E2E_PROMPTS), s.mode
+    assert len(set(E2E_PROMPTS)) == len(E2E_PROMPTS)
 
 
 def test_output_checks():

@@ -250,7 +250,11 @@ def test_native_empty_call_list_is_a_no_call_reply():
 
 
 def test_verdict_is_json_serialisable():
-    json.dumps(verify(text(call("get_weather", city="Paris")), WEATHER).as_dict())
+    for output in (text(call("get_weather", city="Paris")), text(call("get_weather", city="Oslo")), '<tool_call>\n{"name": '):
+        v = verify(output, WEATHER)
+        d = v.as_dict()
+        assert json.loads(json.dumps(d)) == d, output  # only JSON types: no tuple, set or object survives as itself
+        assert (d["ast_correct"], d["label"], d["calls"], d["errors"]) == (v.ast_correct, v.label, v.calls, v.errors)
 
 
 def test_name_accuracy_separates_choosing_the_function_from_filling_it():
