@@ -1,6 +1,7 @@
 # structcall: every target sets up what it needs on a fresh machine.
 #   make run    - set up, then run the main job (the tiny SFT-vs-DPO experiment)
 #   make test   - set up (incl. the separate vLLM environment), then run every test
+#   make test-core - the torch-free tier only (no torch, transformers or vLLM), in about a minute
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ export TORCHDYNAMO_DISABLE := 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup vllm-env run demo test test-fast bench bench-quick bench-vllm clean
+.PHONY: setup vllm-env run demo test test-core test-fast bench bench-quick bench-vllm clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ run: setup
 
 test: setup vllm-env
 	$(BIN)/python -m pytest -q
+
+# tests/core_tier.py selects the tests that need no torch, transformers or vLLM, and fails the
+# run if one of them gets imported
+test-core: setup
+	$(BIN)/python -m pytest -q --core
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

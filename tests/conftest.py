@@ -17,6 +17,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
+#: ``--core`` (the torch-free tier) and the ``core`` marker
+pytest_plugins = ["core_tier"]
+
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
