@@ -68,9 +68,10 @@ def _blocks(path: Path) -> list[Block]:
             mm = _MARKER.match(lines[k].strip())
             assert mm, f"{path.name}:{k + 1}: unknown doctest marker {lines[k].strip()!r}"
             b.marker, b.reason = mm.group(1), (mm.group(2) or "").strip()
-        if blocks and blocks[-1].lang == "python" and lang == "text":
+        if blocks and blocks[-1].lang == "python":
             between = [ln.strip() for ln in lines[blocks[-1].line: i] if ln.strip()]
             if between[-2:] == ["```", "Output:"]:
+                assert lang == "text", f"{path.name}:{i + 1}: an example's output goes in a ```text block"
                 blocks[-1].output = b.code
         blocks.append(b)
         i = j + 1
