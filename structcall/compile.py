@@ -128,6 +128,8 @@ _XML_ROOT_HANDLED = frozenset({
     "type", "properties", "required", "additionalProperties", "title", "description", "default",
     "examples", "$schema", "$id", "$comment", "$defs", "definitions", "deprecated", "readOnly", "writeOnly"})
 _RAW_CHAR = Chars.of([(ord("<"), ord("<"))], negated=True)
+_WS_ALL = " \t\n"
+_WS = _WS_ALL
 
 
 class _XmlArguments(SchemaCompiler):
@@ -135,7 +137,7 @@ class _XmlArguments(SchemaCompiler):
     quotes, no escapes; it cannot hold ``<``, which would open the closing tag: a recorded
     cap), an enum of strings its raw values; every other value is JSON."""
 
-    def xml_parameters(self, schema: dict, pointer: str, param_open: str, param_close: str) -> Node:
+    def xml_parameters(self, schema: dict, pointer: str, param_open: str, param_close: str, ws: Node | None = None) -> Node:
         self._root, self._root_pointer = schema, pointer
         # the parameters are generated from `properties`/`required` alone: every other keyword
         # of the arguments object (anyOf, if/then/else, not, dependentRequired, ...) is the
@@ -146,18 +148,29 @@ class _XmlArguments(SchemaCompiler):
         addl = schema.get("additionalProperties")
         if addl not in (None, False) or ("properties" not in schema and addl is None):
             self.note_cap(pointer, "additionalProperties", "XML parameters: only declared properties are generated")
-        # each value carries its own closer, so that raw text and the closer lex as one piece
-        self._param_close = param_close
+        # each value carries its own closer, so that raw text and the closer lex as one piece;
+        # the whitespace after the closer (before the next parameter) is flexible, bounded
+        props = schema.get("properties") or {}
+        other = addl if isinstance(addl, dict) else {}
+
+        def key(k: str) -> str:
+            # DeepSeek V3.2 marks each value's encoding: string="true" (raw text) or "false" (JSON)
+            return param_open.format(key=k, string="true" if xml_raw_value(props.get(k, other)) else "false")
+
+        closer = param_close.rstrip(_WS_ALL)
+        self._param_close = (closer, ws if ws is not None and closer != param_close else None)
         try:
-            return self.properties_body(schema, pointer, 0, key=lambda k: param_open.format(key=k), sep="")
+            return self.properties_body(schema, pointer, 0, key=key, sep="")
         finally:
             self._param_close = None
 
-    _param_close: str | None = None
+    _param_close: tuple[str, Node | None] | None = None
 
     def value(self, schema, pointer: str, depth: int = 0) -> Node:
         if depth == 1 and self._param_close is not None:
-            return seq(self._top_value(schema, pointer), Lit(self._param_close))
+            closer, after = self._param_close
+            node = seq(self._top_value(schema, pointer), Lit(closer))
+            return node if after is None else seq(node, after)
         return super().value(schema, pointer, depth)
 
     def _top_value(self, schema, pointer: str) -> Node:
@@ -234,11 +247,22 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
                     names.append(spec.original_name)
                 if fmt.body == "xml":
                     fn_open, param_open, param_close, fn_close = fmt.xml_parts
-                    body = comp.xml_parameters(spec.parameters, spec.pointer, param_open, param_close)
-                    node = seq(alt(*[Lit(fn_open.format(name=n)) for n in names]), body, Lit(fn_close))
+                    body = comp.xml_parameters(spec.parameters, spec.pointer, param_open, param_close, fmt.ws())
+                    # the newline after the function's opener is flexible (bounded), as the
+                    # one after each parameter
+                    # in a section, the calls' common start is the format's (`xml_head`)
+                    skip = 0 if fmt.call_open else len(fmt.xml_head())
+                    head = alt(*[Lit(fn_open.format(name=n).rstrip(_WS)[skip:]) for n in names])
+                    if fn_open.rstrip(_WS) != fn_open:
+                        head = seq(head, fmt.ws())
+                    node = seq(head, body, Lit(fn_close)) if fn_close else seq(head, body)
                 elif fmt.call_template:
                     pre, mid, post = fmt.call_parts()
-                    node = seq(alt(*[Lit(n) for n in names]), Lit(mid),  # `pre` is the format's
+                    idx = fmt.index_parts()
+                    # the call's number (Kimi K2: `functions.NAME:0`), then bounded whitespace
+                    between = Lit(mid) if idx is None else seq(
+                        Lit(idx[0]), Rep(Chars.of([(48, 57)]), 1, 4), fmt.ws(), Lit(idx[1]))
+                    node = seq(alt(*[Lit(n) for n in names]), between,  # `pre` is the format's
                                comp.compile_root(spec.parameters, spec.pointer), Lit(post))
                 elif fmt.body == "python":
                     if not is_identifier(spec.name):

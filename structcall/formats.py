@@ -51,11 +51,14 @@ class OutputFormat:
         text_before_call: whether free text may precede the call section (tool_choice="auto").
         bare_single: one call may also be written without the section envelope (json).
         call_template: a call written around its name and its JSON arguments object, with
-            ``{name}`` and ``{arguments}`` marking them (DeepSeek, gpt-oss); None: a
+            ``{name}`` and ``{arguments}`` marking them (DeepSeek, gpt-oss), and ``{index}``
+            the call's number counted from 0 (Kimi K2); None: a
             ``{name_key: ..., arguments_key: ...}`` object (or a Python call).
         xml_parts: for ``body="xml"``: (function opener with ``{name}``, parameter opener
-            with ``{key}``, parameter closer, function closer); a string argument is raw
-            text, any other value JSON.
+            with ``{key}`` and optionally ``{string}`` - "true" for a raw text value, "false"
+            for JSON -, parameter closer, function closer); a string argument is raw text,
+            any other value JSON. The newline ending the function opener and each parameter
+            closer is flexible (bounded) whitespace in the grammar.
         single_call: the format has no way to write parallel calls (one call per message).
         no_call: the in-format way to say "no call" (e.g. an empty list), or None.
         instructions: the system-prompt paragraph that teaches the format (``{parallel}``
@@ -119,6 +122,21 @@ class OutputFormat:
         mid, post = rest.split("{arguments}", 1)
         return pre, mid, post
 
+    def index_parts(self) -> tuple[str, str] | None:
+        """For a `call_template` whose name is followed by the call's number (``{index}``,
+        Kimi K2's ``functions.NAME:0``): the text between the name and the arguments split
+        around the number; None for templates without one."""
+        mid = self.call_parts()[1]
+        if "{index}" not in mid:
+            return None
+        a, b = mid.split("{index}", 1)
+        return a, b
+
+    def call_mid(self, index: int) -> str:
+        """The text between a call's name and its arguments, for call number `index`."""
+        mid = self.call_parts()[1]
+        return mid.replace("{index}", str(index))
+
     def ws(self) -> Node:
         """A bounded run of flexible whitespace (possibly empty)."""
         return Rep(Chars.of([(ord(c), ord(c)) for c in _WS_CHARS]), 0, self.max_ws)
@@ -131,8 +149,15 @@ class OutputFormat:
             # separator and the section's closer)
             return seq(Lit(self.call_parts()[0]), Ref("call"))
         if self.call_open or self.call_close:
-            return seq(Lit(self.call_open.strip()), ws, Ref("call"), ws, Lit(self.call_close.strip()))
+            close = self.call_close.strip()  # GLM's closing tag is its call's own (`xml_parts`)
+            return seq(Lit(self.call_open.strip()), ws, Ref("call"), *([ws, Lit(close)] if close else []))
+        if self.xml_parts:  # the common start of every call, here for the same reason
+            return seq(Lit(self.xml_head()), Ref("call"))
         return Ref("call")
+
+    def xml_head(self) -> str:
+        """The text every XML call starts with (its function opener before the name)."""
+        return (self.xml_parts or ("",))[0].split("{name}")[0]
 
     def _section(self, max_calls: int) -> Node:
         ws = self.ws()
@@ -290,6 +315,78 @@ _ENTRIES = [
         description="Qwen3-Coder XML: <function=name> with one <parameter=key> block per argument.",
     ),
     OutputFormat(
+        # moonshotai/Kimi-K2-Thinking chat template (ggml-org/llama.cpp
+        # models/templates/moonshotai-Kimi-K2-Thinking.jinja, render_toolcalls) and xgrammar's
+        # builtin "kimi" structural tag (mlc-ai/xgrammar python/xgrammar/builtin_structural_tag.py):
+        # each call's id is functions.NAME:NUMBER, then its JSON arguments
+        name="kimi_k2",
+        families="Kimi K2 / K2.5 (Moonshot AI)",
+        body="json", section_open="<|tool_calls_section_begin|>", section_close="<|tool_calls_section_end|>", separator="",
+        call_template="<|tool_call_begin|>functions.{name}:{index}<|tool_call_argument_begin|>{arguments}<|tool_call_end|>",
+        trigger="<|tool_calls_section_begin|>", text_before_call=True,
+        instructions=(
+            "To call functions, write <|tool_calls_section_begin|>, then for each call <|tool_call_begin|>functions.NAME:N"
+            "<|tool_call_argument_begin|>ARGUMENTS-JSON<|tool_call_end|> (N counts the calls from 0), then "
+            "<|tool_calls_section_end|>."
+        ),
+        detect=(r"<\|tool_calls_section_begin\|>", r"<\|im_system\|>tool_declare"),
+        description="Kimi K2: <|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}<|tool_call_end|> in a section.",
+    ),
+    OutputFormat(
+        # zai-org GLM-4.6 chat template (ggml-org/llama.cpp models/templates/GLM-4.6.jinja) and
+        # xgrammar's "glm_4_7" structural tag with its glm_xml parameters
+        # (mlc-ai/xgrammar cpp/converter_ext/glm.cc): text values raw, others JSON
+        name="glm",
+        families="GLM-4.5 / 4.6 / 4.7 / 5 (Z.ai)",
+        body="xml", section_open="", section_close="", call_open="<tool_call>", call_close="",
+        separator="\n", arguments_key=None, trigger="<tool_call>", text_before_call=True,
+        # the closing tag is the call's own: a grammar lexeme then never has to choose between
+        # a further parameter and the end of the call
+        xml_parts=("{name}\n", "<arg_key>{key}</arg_key>\n<arg_value>", "</arg_value>\n", "</tool_call>"),
+        instructions=(
+            "For each function call, output the function name and arguments within the following XML format:\n"
+            "<tool_call>NAME\n<arg_key>ARGUMENT</arg_key>\n<arg_value>VALUE</arg_value>\n...\n</tool_call>\n"
+            "(text values as they are, other values as JSON)"
+        ),
+        detect=(r"<arg_key>",),
+        description="GLM: <tool_call>name, then <arg_key>k</arg_key><arg_value>v</arg_value> pairs.",
+    ),
+    OutputFormat(
+        # MiniMax-M2 chat template (ggml-org/llama.cpp models/templates/unsloth-MiniMax-M2.jinja)
+        # and xgrammar's "minimax" structural tag (cpp/converter_ext/minimax.cc)
+        name="minimax_m2",
+        families="MiniMax-M2 / M2.5 / M2.7",
+        body="xml", section_open="<minimax:tool_call>\n", section_close="\n</minimax:tool_call>", separator="\n",
+        arguments_key=None, trigger="<minimax:tool_call>", text_before_call=True,
+        xml_parts=('<invoke name="{name}">\n', '<parameter name="{key}">', "</parameter>\n", "</invoke>"),
+        instructions=(
+            "When making tool calls, use XML format to invoke tools and pass parameters:\n<minimax:tool_call>\n"
+            '<invoke name="NAME">\n<parameter name="ARGUMENT">VALUE</parameter>\n...\n</invoke>\n</minimax:tool_call>\n'
+            "(text values as they are, other values as JSON)"
+        ),
+        detect=(r"minimax:tool_call",),
+        description='MiniMax-M2: <invoke name="..."> blocks of <parameter name="..."> inside <minimax:tool_call>.',
+    ),
+    OutputFormat(
+        # DeepSeek V3.2 chat template (ggml-org/llama.cpp models/templates/DeepSeek-V3.2.jinja,
+        # encode_arguments_to_dsml) and xgrammar's "deepseek_v3_2" structural tag
+        # (cpp/converter_ext/deepseek.cc): string="true" marks a raw text value, "false" JSON
+        name="deepseek_v32",
+        families="DeepSeek V3.2 (DSML)",
+        body="xml", section_open="<｜DSML｜function_calls>\n", section_close="\n</｜DSML｜function_calls>",
+        separator="\n", arguments_key=None, trigger="<｜DSML｜function_calls>", text_before_call=True,
+        xml_parts=('<｜DSML｜invoke name="{name}">\n', '<｜DSML｜parameter name="{key}" string="{string}">',
+                   "</｜DSML｜parameter>\n", "</｜DSML｜invoke>"),
+        instructions=(
+            'To call functions, write a <｜DSML｜function_calls> block:\n<｜DSML｜function_calls>\n<｜DSML｜invoke name="NAME">\n'
+            '<｜DSML｜parameter name="ARGUMENT" string="true|false">VALUE</｜DSML｜parameter>\n...\n</｜DSML｜invoke>\n'
+            "</｜DSML｜function_calls>\n(string=\"true\" and the text as it is for string values, string=\"false\" and "
+            "JSON for the others)"
+        ),
+        detect=(r"｜DSML｜", r"dsml_token"),
+        description='DeepSeek V3.2 DSML: <｜DSML｜invoke name="..."> blocks of typed <｜DSML｜parameter>s.',
+    ),
+    OutputFormat(
         name="smollm2",
         families="SmolLM2-Instruct (135M / 360M / 1.7B)",
         body="json", section_open="<tool_call>[", section_close="]</tool_call>", trigger="<tool_call>",
@@ -341,7 +438,7 @@ def load_format(name: str) -> OutputFormat:
 
 
 # detection order: the most specific markers first
-_DETECT_ORDER = ("smollm2", "qwen3_coder", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
+_DETECT_ORDER = ("smollm2", "qwen3_coder", "glm", "minimax_m2", "deepseek_v32", "kimi_k2", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
 
 
 def detect_format(tokenizer_or_template) -> str:

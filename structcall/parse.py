@@ -586,10 +586,18 @@ def _extract_templated(text: str, fmt, lenient: bool, repairs: list[str]):
             if items or not head:
                 break
             raise ToolCallError("parse", f"/{k}", f"expected {pre!r} to open a call")
+        idx = fmt.index_parts()
+        if idx is not None:  # NAME, then the call's number (Kimi K2: functions.NAME:0)
+            mid = idx[1]
         j = text.find(mid, pos + len(pre))
         if j < 0:
             raise ToolCallError("parse", f"/{k}", f"a call is cut before {mid.strip() or 'its arguments'!r}")
         name = text[pos + len(pre):j]
+        if idx is not None:
+            m = re.fullmatch(r"(.*)" + re.escape(idx[0]) + r"[0-9]+\s*", name, re.S)
+            if m is None:
+                raise ToolCallError("parse", f"/{k}/name", f"a call must be written {pre}NAME{idx[0]}NUMBER{idx[1]}")
+            name = m.group(1)
         try:
             args, end = dec.raw_decode(text, _skip_ws(text, j + len(mid)))
         except (json.JSONDecodeError, RecursionError):
@@ -619,13 +627,75 @@ def _extract_templated(text: str, fmt, lenient: bool, repairs: list[str]):
     return content, items
 
 
-def _extract_xml(text: str, fmt, lenient: bool, repairs: list[str]):
-    """Formats whose calls are XML parameters in tagged blocks (qwen3_coder); argument values
-    stay raw text here and are read against the schema in `_xml_arguments`."""
-    open_, close = fmt.call_open.strip(), fmt.call_close.strip()
+def _ws_pattern(part: str, *, head: bool = False, tail: bool = False) -> str:
+    """A regex for an envelope piece of an XML format: inner whitespace runs flexible; a
+    leading (`head`) or trailing (`tail`) newline optional (a raw value's own first or last
+    character is never taken); ``{key}`` a parameter name, ``{string}`` true or false."""
+    lead = part[: len(part) - len(part.lstrip(_WS))]
+    trail = part[len(part.rstrip(_WS)):]
+    core = part.strip(_WS)
+    out = []
+    for piece in re.split(r"(\{key\}|\{string\}|\s+)", core):
+        if piece == "{key}":
+            out.append(r'([^<>"\n]+)')
+        elif piece == "{string}":
+            out.append("(?:true|false)")
+        elif piece and piece.isspace():
+            out.append(r"\s*")
+        else:
+            out.append(re.escape(piece))
+    rx = "".join(out)
+    if head and lead:
+        rx = "\n?" + rx
+    if tail and trail:
+        rx += "\n?"
+    return rx
+
+
+def _xml_call(body: str, fmt, k: int) -> dict:
+    """One XML call (its function opener, parameters and closer; outer whitespace stripped)."""
     fn_open, p_open, p_close, fn_close = fmt.xml_parts
     fn_head, fn_tail = fn_open.split("{name}")
-    p_head, p_tail = p_open.split("{key}")
+    end = fn_close.strip()
+    shape = f"{fn_head}NAME{fn_tail.strip()} ... {end}".strip()
+    if not body.startswith(fn_head) or not body.endswith(end):
+        raise ToolCallError("parse", f"/{k}", f"a call must be {shape}")
+    if fn_tail.strip():
+        j = body.find(fn_tail.strip(), len(fn_head))
+        if j < 0:
+            raise ToolCallError("parse", f"/{k}", f"a call must be {shape}")
+        name, after = body[len(fn_head):j], j + len(fn_tail.strip())
+    else:  # GLM: the name, then a newline
+        m = re.compile(r"[^\s<]+").match(body, len(fn_head))
+        if m is None:
+            raise ToolCallError("parse", f"/{k}/name", "a call must start with the function's name")
+        name, after = m.group(0), m.end()
+    inner = body[after: len(body) - len(end)]
+    args: dict = {}
+    rx = re.compile(_ws_pattern(p_open, tail=True) + r"(.*?)" + _ws_pattern(p_close, head=True), re.S)
+    last = 0
+    for m in rx.finditer(inner):
+        if inner[last:m.start()].strip():
+            raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text between parameters: {_short(inner[last:m.start()].strip(), 40)}")
+        if m.group(1) in args:
+            raise ToolCallError("parse", f"/{k}/arguments/{m.group(1)}", f"argument {m.group(1)!r} given twice")
+        args[m.group(1)] = m.group(2)
+        last = m.end()
+    if inner[last:].strip():
+        raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text in the call: {_short(inner[last:].strip(), 40)}")
+    return {"name": name, "arguments": args, "_raw": True}
+
+
+def _extract_xml(text: str, fmt, lenient: bool, repairs: list[str]):
+    """Formats whose calls are XML parameters (qwen3_coder, glm, minimax_m2, deepseek_v32):
+    each call in its own tagged block, or all of them inside one section; argument values
+    stay raw text here and are read against the schema in `_xml_arguments`."""
+    if not fmt.call_open:
+        return _extract_xml_section(text, fmt, lenient, repairs)
+    open_ = fmt.call_open.strip()
+    # a block's closer (GLM: the call's own closing tag, part of the call)
+    own = not fmt.call_close.strip()
+    close = fmt.call_close.strip() or fmt.xml_parts[3].strip()
     first = text.find(open_)
     if first < 0:
         return text, []
@@ -637,26 +707,7 @@ def _extract_xml(text: str, fmt, lenient: bool, repairs: list[str]):
         end = text.find(close, pos + len(open_))
         if end < 0:
             raise ToolCallError("parse", f"/{k}", f"a {open_} block is not closed with {close}")
-        body = text[pos + len(open_):end].strip()
-        if not body.startswith(fn_head) or not body.endswith(fn_close.strip()):
-            raise ToolCallError("parse", f"/{k}", f"a call must be {fn_head}NAME{fn_tail.strip()} ... {fn_close.strip()}")
-        j = body.find(fn_tail.strip() or ">", len(fn_head))
-        name = body[len(fn_head):j]
-        inner = body[j + len(fn_tail.strip() or ">"): len(body) - len(fn_close.strip())]
-        args: dict = {}
-        rx = re.compile(re.escape(p_head) + r"([^>\n]+)" + re.escape(p_tail.strip() or ">") + r"\n?(.*?)\n?"
-                        + re.escape(p_close.strip()), re.S)
-        last = 0
-        for m in rx.finditer(inner):
-            if inner[last:m.start()].strip():
-                raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text between parameters: {_short(inner[last:m.start()].strip(), 40)}")
-            if m.group(1) in args:
-                raise ToolCallError("parse", f"/{k}/arguments/{m.group(1)}", f"argument {m.group(1)!r} given twice")
-            args[m.group(1)] = m.group(2)
-            last = m.end()
-        if inner[last:].strip():
-            raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text in the call: {_short(inner[last:].strip(), 40)}")
-        items.append({"name": name, "arguments": args, "_raw": True})
+        items.append(_xml_call(text[pos + len(open_):end + (len(close) if own else 0)].strip(), fmt, k))
         pos = end + len(close)
         nxt = text.find(open_, pos)
         between = text[pos: nxt if nxt >= 0 else len(text)]
@@ -667,6 +718,39 @@ def _extract_xml(text: str, fmt, lenient: bool, repairs: list[str]):
         if nxt < 0:
             break
         pos = nxt
+    return content, items
+
+
+def _extract_xml_section(text: str, fmt, lenient: bool, repairs: list[str]):
+    head, close = fmt.section_open.strip(), fmt.section_close.strip()
+    fn_head = fmt.xml_parts[0].split("{name}")[0]
+    fn_end = fmt.xml_parts[3].strip()
+    first = text.find(head)
+    if first < 0:
+        return text, []
+    content = text[:first]
+    items: list = []
+    pos = _skip_ws(text, first + len(head))
+    while text.startswith(fn_head, pos):
+        k = len(items)
+        end = text.find(fn_end, pos + len(fn_head))
+        if end < 0:
+            raise ToolCallError("parse", f"/{k}", f"a call is not closed with {fn_end}")
+        end += len(fn_end)
+        items.append(_xml_call(text[pos:end], fmt, k))
+        pos = _skip_ws(text, end)
+        sep = fmt.separator.strip()
+        if sep and text.startswith(sep, pos):
+            pos = _skip_ws(text, pos + len(sep))
+    if not items:
+        raise ToolCallError("parse", "/0", f"expected {fn_head.strip()}... to open a call after {head}")
+    if not text.startswith(close, pos):
+        raise ToolCallError("parse", f"/{len(items)}", f"the calls are not closed with {close!r}")
+    rest = text[pos + len(close):]
+    if rest.strip():
+        if not lenient:
+            raise ToolCallError("parse", f"/{len(items)}", f"unexpected text after the tool calls: {_short(rest.strip(), 40)}")
+        repairs.append("dropped text after the call")
     return content, items
 
 

@@ -92,21 +92,21 @@ def order_arguments(value, schema, root=None):
     return value
 
 
-def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt) -> str:
+def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt, index: int = 0) -> str:
     if spec is not None:
         args = order_arguments(args, spec.parameters)
     if fmt.body == "xml":
         fn_open, p_open, p_close, fn_close = fmt.xml_parts
         props = (spec.parameters.get("properties") or {}) if spec is not None else {}
-        params = "".join(
-            p_open.format(key=k)
-            + (v if isinstance(v, str) and (spec is None or xml_raw_value(props.get(k))) else render_literal(v))
-            + p_close
-            for k, v in args.items())
-        return fn_open.format(name=name) + params + fn_close
+        parts = []
+        for k, v in args.items():
+            raw = isinstance(v, str) and (spec is None or xml_raw_value(props.get(k)))
+            parts.append(p_open.format(key=k, string="true" if raw else "false")
+                         + (v if raw else render_literal(v)) + p_close)
+        return fn_open.format(name=name) + "".join(parts) + fn_close
     if fmt.call_template:
-        pre, mid, post = fmt.call_parts()
-        return pre + name + mid + render_literal(args) + post
+        pre, _, post = fmt.call_parts()
+        return pre + name + fmt.call_mid(index) + render_literal(args) + post
     if fmt.body == "python":
         inner = ", ".join(f"{k}={render_literal(v, 'python')}" for k, v in args.items())
         return f"{name}({inner})"
@@ -139,5 +139,5 @@ def render_calls(calls, format: str = "hermes", *, tools=None, content: str = ""
         return content if content or fmt.no_call is None else fmt.no_call
     if content and not fmt.text_before_call:
         raise ValueError(f"the {fmt.name} format does not allow text before the calls")
-    bodies = [_call_body(n, a, specs.get(n), fmt) for n, a in norm]
+    bodies = [_call_body(n, a, specs.get(n), fmt, i) for i, (n, a) in enumerate(norm)]
     return content + fmt.wrap(bodies)

@@ -160,10 +160,12 @@ class CallSplitter:
             at = text.find(pre, self._pos)
             if at < 0:
                 break
-            j = text.find(mid, at + len(pre))
+            idx = fmt.index_parts()
+            after = mid if idx is None else idx[1]  # Kimi K2: NAME:NUMBER, then this
+            j = text.find(after, at + len(pre))
             if j < 0:
                 break
-            k = j + len(mid)
+            k = j + len(after)
             while k < len(text) and text[k] in " \t\r\n":
                 k += 1
             try:
@@ -186,31 +188,48 @@ class CallSplitter:
         return [fmt.wrap([d]) for d in done]
 
     def _feed_xml(self, text: str) -> list[str]:
-        """XML calls (qwen3_coder): a call is complete at its function closer."""
+        """XML calls (qwen3_coder, glm, minimax_m2, deepseek_v32): a call is complete at its
+        function closer (or, where it has none, at its block's closer)."""
         fmt = self.fmt
-        open_ = fmt.call_open.strip()
         fn_head = fmt.xml_parts[0].split("{name}")[0]
-        fn_close = fmt.xml_parts[3].strip()
+        fn_end = fmt.xml_parts[3].strip()
+        each_open = fmt.call_open.strip() or fn_head
         close = fmt.call_close.strip()
         done: list[str] = []
         while True:
-            at = text.find(open_, self._pos)
-            if at < 0:
-                self._pos = max(self._pos, len(text) - len(open_) + 1)
-                break
             if self.section_start is None:
+                head = (fmt.section_open or fmt.call_open).strip()
+                at = text.find(head, self._pos)
+                if at < 0:
+                    self._pos = max(self._pos, len(text) - len(head) + 1)
+                    break
                 self.section_start = at
-            start = text.find(fn_head, at)
-            end = text.find(fn_close, start) if start >= 0 else -1
-            if end < 0:
-                self._pos = at
+                self._pos = at if fmt.call_open else at + len(head)
+            at = text.find(each_open, self._pos)
+            if at < 0:
                 break
-            end += len(fn_close)
-            done.append(fmt.wrap([text[start:end]]))
-            k = end
-            while k < len(text) and text[k] in " \t\r\n":
-                k += 1
-            self.complete_end = k + len(close) if text.startswith(close, k) else end
+            start = at
+            if fmt.call_open:  # the call's body starts after its block's opener
+                start = at + len(each_open)
+                while start < len(text) and text[start] in " \t\r\n":
+                    start += 1
+            if fn_end:
+                e = text.find(fn_end, start)
+                if e < 0:
+                    break
+                end = e + len(fn_end)
+                body = text[start:end]
+                k = end
+                while k < len(text) and text[k] in " \t\r\n":
+                    k += 1
+                self.complete_end = k + len(close) if close and text.startswith(close, k) else end
+            else:  # GLM: the call ends with its block
+                e = text.find(close, start)
+                if e < 0:
+                    break
+                body = text[start:e].rstrip(" \t\r\n")
+                end = self.complete_end = e + len(close)
+            done.append(fmt.wrap([body]))
             self.ends.append(self.complete_end)
             self._pos = end
         return done

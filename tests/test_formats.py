@@ -10,6 +10,7 @@ import pytest
 
 from structcall import compile_tools, parse_calls
 from structcall.formats import FORMATS, detect_format, load_format
+from structcall.errors import ToolCallError
 from structcall.parse import parse_output, truncation_error
 from structcall.render import render_calls
 from structcall.split import CallSplitter
@@ -111,6 +112,77 @@ TABLES = {
         ("<tool_call>\n<function=get_weather>\n<parameter=town>\nDallas\n</parameter>\n</function>\n</tool_call>", False),
         ("<tool_call>\n<function=get_weather>\n<parameter=city>\nDallas\n</parameter>\n</tool_call>", False),
     ],
+    "kimi_k2": [
+        # vLLM tests/tool_parsers/test_kimi_k2_tool_parser.py (its _tool() writes a space before
+        # <|tool_call_argument_begin|>)
+        ("I'll check. <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0 <|tool_call_argument_begin|>"
+         '{"city": "Beijing"}<|tool_call_end|><|tool_calls_section_end|>', True),
+        ("Compare weather. <|tool_calls_section_begin|>"
+         '<|tool_call_begin|>functions.get_weather:0 <|tool_call_argument_begin|>{"city": "Beijing"}<|tool_call_end|>'
+         '<|tool_call_begin|>functions.get_weather:1 <|tool_call_argument_begin|>{"city": "Shanghai"}<|tool_call_end|>'
+         "<|tool_calls_section_end|>", True),
+        # Kimi-K2-Thinking chat template rendering (render_toolcalls: id, then the arguments)
+        ('<|tool_calls_section_begin|><|tool_call_begin|>functions.search:3<|tool_call_argument_begin|>{"q": "cats"}'
+         "<|tool_call_end|><|tool_calls_section_end|>", True),
+        ("This is a test", True),
+        # the id without the template's functions. prefix (vLLM's no_functions_prefix case): not in the grammar
+        ('<|tool_calls_section_begin|><|tool_call_begin|>get_weather:0 <|tool_call_argument_begin|>{"city": "Tokyo"}'
+         "<|tool_call_end|><|tool_calls_section_end|>", False),
+        ('<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather <|tool_call_argument_begin|>{"city": "Tokyo"}'
+         "<|tool_call_end|><|tool_calls_section_end|>", False),  # no call number
+        ('<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{"city": "Tokyo"}'
+         "<|tool_call_end|><|tool_calls_section_end|> more", False),
+    ],
+    "glm": [
+        # vLLM tests/tool_parsers/test_glm4_moe_tool_parser.py (GLM-4.5; arguments mapped to this file's tools)
+        ("I will help you get the weather.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Beijing</arg_value>\n"
+         "</tool_call>", True),
+        ("<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Beijing</arg_value>\n</tool_call>", True),
+        ("<tool_call>func_name1\n</tool_call>", True),  # a call without arguments
+        # GLM-4.6 chat template rendering: each call after a newline, non-text values as JSON
+        ("<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Orlando</arg_value>\n<arg_key>unit</arg_key>\n"
+         "<arg_value>fahrenheit</arg_value>\n</tool_call>\n<tool_call>final_answer\n<arg_key>trigger</arg_key>\n"
+         "<arg_value>true</arg_value>\n</tool_call>", True),
+        # text between the calls (vLLM's mixed_content case): parsed, but not in the grammar
+        ("I will help you get the weather info.\n\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Beijing"
+         "</arg_value>\n</tool_call>\n\nmeaningwhile, I will also check the weather in Shanghai.\n\n<tool_call>get_weather\n"
+         "<arg_key>city</arg_key>\n<arg_value>Shanghai</arg_value>\n</tool_call>", False),
+        # cut before </tool_call> (vLLM's incomplete_tool_call case)
+        ("<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Beijing</arg_value>", False),
+        ("<tool_call>get_weather\n<arg_key>town</arg_key>\n<arg_value>Beijing</arg_value>\n</tool_call>", False),
+        ("<tool_call>final_answer\n<arg_key>trigger</arg_key>\n<arg_value>yes</arg_value>\n</tool_call>", False),
+    ],
+    "minimax_m2": [
+        # vLLM tests/tool_parsers/test_minimax_m2_tool_parser.py (no newlines between the tags)
+        ('Let me check. <minimax:tool_call><invoke name="get_weather"><parameter name="city">Seattle</parameter>'
+         "</invoke></minimax:tool_call>", True),
+        ('<minimax:tool_call><invoke name="search"><parameter name="q">OpenAI</parameter></invoke>'
+         '<invoke name="search"><parameter name="q">Gemini</parameter></invoke></minimax:tool_call>', True),
+        # MiniMax-M2 chat template rendering: a newline after each tag
+        ('<minimax:tool_call>\n<invoke name="get_weather">\n<parameter name="city">NYC</parameter>\n'
+         '<parameter name="unit">celsius</parameter>\n</invoke>\n</minimax:tool_call>', True),
+        ("Hello world", True),
+        ('<minimax:tool_call><invoke name="get_weather"><parameter name="city">NYC</parameter></invoke>', False),
+        ('<minimax:tool_call><invoke name="get_weather"><parameter name="unit">kelvin</parameter></invoke></minimax:tool_call>', False),
+        ('<minimax:tool_call><invoke name="get_weather"><parameter name="city">NYC</parameter></invoke></minimax:tool_call>'
+         "<minimax:tool_call>", False),
+    ],
+    "deepseek_v32": [
+        # vLLM tests/tool_parsers/test_deepseekv32_tool_parser.py (build_tool_call; tools mapped to this file's)
+        ('Sure, let me check! <｜DSML｜function_calls>\n<｜DSML｜invoke name="get_weather">\n'
+         '<｜DSML｜parameter name="city" string="true">NYC</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>', True),
+        ('<｜DSML｜function_calls>\n<｜DSML｜invoke name="get_weather">\n<｜DSML｜parameter name="city" string="true">SF'
+         '</｜DSML｜parameter>\n</｜DSML｜invoke>\n<｜DSML｜invoke name="get_weather">\n<｜DSML｜parameter name="city" '
+         'string="true">NYC</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>', True),
+        ('<｜DSML｜function_calls>\n<｜DSML｜invoke name="final_answer">\n<｜DSML｜parameter name="trigger" string="false">true'
+         '</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>', True),
+        ("just some text", True),
+        # the string attribute must match the value's encoding (a boolean is JSON: string="false")
+        ('<｜DSML｜function_calls>\n<｜DSML｜invoke name="final_answer">\n<｜DSML｜parameter name="trigger" string="true">true'
+         '</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>', False),
+        ('<｜DSML｜function_calls>\n<｜DSML｜invoke name="get_weather">\n<｜DSML｜parameter name="city" string="true">NYC'
+         '</｜DSML｜parameter>\n</｜DSML｜invoke>\n', False),
+    ],
     "json": [
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}', True),
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}\n', True),
@@ -157,6 +229,45 @@ def test_smollm2_no_call_is_an_empty_list():
                             ('<tool_call>[{"name": "search", "arguments": {"q": "x"}}]</tool_call>', False)]) == []
 
 
+XML_FORMATS = [f for f in FORMATS if load_format(f).body == "xml"]
+
+
+@pytest.mark.parametrize("fmt", XML_FORMATS)
+def test_xml_parameter_formats_report_what_they_cannot_enforce(fmt):
+    # parameters are generated from properties/required alone: a keyword on the arguments
+    # object is the validator's, and said so; raw text cannot hold '<' (a recorded cap)
+    tool = {"type": "function", "function": {"name": "pair", "parameters": {
+        "type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+        "not": {"required": ["a", "b"]}}}}
+    g = compile_tools([tool], format=fmt)
+    assert [n.keyword for n in g.unenforced] == ["not"]
+    assert any("no '<'" in n.detail for n in g.capped)
+    text = render_calls([("pair", {"a": "x", "b": "y"})], fmt, tools=[tool])
+    assert every_matcher(g, text) == dict.fromkeys(every_matcher(g, text), True)
+    with pytest.raises(ToolCallError) as ei:
+        parse_calls(text, g)
+    assert ei.value.pointer == "/0/arguments"
+    assert [c.arguments for c in parse_calls(render_calls([("pair", {"a": "x"})], fmt, tools=[tool]), g)] == [{"a": "x"}]
+
+
+def test_deepseek_v32_string_attribute_follows_the_value_encoding():
+    text = render_calls([("final_answer", {"trigger": False}), ("search", {"q": "5"})], "deepseek_v32", tools=TOOLS)
+    assert 'name="trigger" string="false">false<' in text and 'name="q" string="true">5<' in text
+    assert [c.arguments for c in parse_calls(text, TOOLS, format="deepseek_v32")] == [{"trigger": False}, {"q": "5"}]
+
+
+def test_kimi_k2_numbers_its_calls_and_parses_any_number():
+    text = render_calls([("search", {"q": "a"}), ("search", {"q": "b"})], "kimi_k2", tools=TOOLS)
+    assert "functions.search:0<" in text and "functions.search:1<" in text
+    later = text.replace(":0<", ":7<").replace(":1<", ":8<")  # ids count on over the conversation
+    g = compile_tools(TOOLS, format="kimi_k2")
+    check_everywhere(g, [(later, True)])
+    assert [c.arguments["q"] for c in parse_calls(later, g)] == ["a", "b"]
+    with pytest.raises(ToolCallError) as ei:
+        parse_calls(text.replace("functions.search:0", "functions.search"), g)
+    assert ei.value.pointer == "/0/name"
+
+
 # chat-template fixtures: the marker each family's template carries
 TEMPLATES = {
     "smollm2": "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}",
@@ -175,6 +286,20 @@ TEMPLATES = {
     "deepseek_v31": ("{{'<｜tool▁call▁begin｜>'+ tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments'] "
                      "+ '<｜tool▁call▁end｜>'}}"),
     "harmony": "{{- '<|start|>assistant<|channel|>commentary to=functions.' + name + ' <|constrain|>json<|message|>' }}",
+    # ggml-org/llama.cpp models/templates/moonshotai-Kimi-K2-Thinking.jinja (render_toolcalls)
+    "kimi_k2": ("{%- macro render_toolcalls(message) -%}\n  <|tool_calls_section_begin|>\n  {%- for tool_call in "
+                "message['tool_calls'] -%}\n    {%- set formatted_id = tool_call['id'] -%}\n    <|tool_call_begin|>"
+                "{{ formatted_id }}<|tool_call_argument_begin|>"),
+    # ggml-org/llama.cpp models/templates/GLM-4.6.jinja
+    "glm": ("For each function call, output the function name and arguments within the following XML format:\n"
+            "<tool_call>{function-name}\n<arg_key>{arg-key-1}</arg_key>\n<arg_value>{arg-value-1}</arg_value>\n"),
+    # ggml-org/llama.cpp models/templates/unsloth-MiniMax-M2.jinja
+    "minimax_m2": ("{%- set toolcall_begin_token   = '<minimax:tool_call>'         -%}\n"
+                   "{%- set toolcall_end_token     = '</minimax:tool_call>'        -%}"),
+    # ggml-org/llama.cpp models/templates/DeepSeek-V3.2.jinja
+    "deepseek_v32": ('{%- set dsml_token = "｜DSML｜" -%}\n<{{ dsml_token }}invoke name="$FUNCTION_NAME">\n'
+                     '<{{ dsml_token }}parameter name="$PARAMETER_NAME" string="true|false">$PARAMETER_VALUE'
+                     "</{{ dsml_token }}parameter>"),
 }
 
 
