@@ -63,6 +63,20 @@ REAL = [
     ("qwen3_coder", "<tool_call>\n<function=search>\n<parameter=q>\nline one\nline two\n</parameter>\n</function>\n</tool_call>\n"
                     "<tool_call>\n<function=get_weather>\n<parameter=city>\nRome\n</parameter>\n</function>\n</tool_call>",
      [("search", {"q": "line one\nline two"}), ("get_weather", {"city": "Rome"})]),
+    ("kimi_k2", "Compare weather. <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0 "
+                '<|tool_call_argument_begin|>{"city": "Beijing"}<|tool_call_end|><|tool_call_begin|>functions.get_weather:1 '
+                '<|tool_call_argument_begin|>{"city": "Shanghai"}<|tool_call_end|><|tool_calls_section_end|>',
+     [("get_weather", {"city": "Beijing"}), ("get_weather", {"city": "Shanghai"})]),
+    ("glm", "I will help you get the weather.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Beijing</arg_value>\n"
+            "</tool_call>\n<tool_call>search\n<arg_key>q</arg_key>\n<arg_value>a {b} [c]</arg_value>\n</tool_call>",
+     [("get_weather", {"city": "Beijing"}), ("search", {"q": "a {b} [c]"})]),
+    ("minimax_m2", '<minimax:tool_call><invoke name="search"><parameter name="q">OpenAI</parameter></invoke>'
+                   '<invoke name="search"><parameter name="q">Gemini</parameter></invoke></minimax:tool_call>',
+     [("search", {"q": "OpenAI"}), ("search", {"q": "Gemini"})]),
+    ("deepseek_v32", '<｜DSML｜function_calls>\n<｜DSML｜invoke name="get_weather">\n<｜DSML｜parameter name="city" string="true">SF'
+                     '</｜DSML｜parameter>\n</｜DSML｜invoke>\n<｜DSML｜invoke name="get_weather">\n<｜DSML｜parameter name="city" '
+                     'string="true">NYC</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>',
+     [("get_weather", {"city": "SF"}), ("get_weather", {"city": "NYC"})]),
 ]
 
 
