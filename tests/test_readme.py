@@ -2,7 +2,8 @@
 what the page says they print), their links resolve, and the commands they name exist.
 
 A Python block runs in the default tier unless the line above its fence says otherwise:
-``<!-- doctest: slow -->`` or ``<!-- doctest: smollm2 -->`` run it under those markers, and
+``<!-- doctest: slow -->`` or ``<!-- doctest: smollm2 -->`` run it under those markers,
+``<!-- doctest: torch -->`` runs it outside the torch-free tier (it loads torch, but quickly), and
 ``<!-- doctest: compile-only (why) -->`` only compiles it (a fragment, or one that needs a server),
 with the reason required. A Python block followed by ``Output:`` and a ``text`` block must print
 exactly that text.
@@ -27,7 +28,7 @@ README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 _FENCE_OPEN = re.compile(r"^(\s*)```(\w*)\s*$")
-_MARKER = re.compile(r"^<!--\s*doctest:\s*(slow|smollm2|compile-only)\s*(?:\((.*)\))?\s*-->$")
+_MARKER = re.compile(r"^<!--\s*doctest:\s*(slow|smollm2|torch|compile-only)\s*(?:\((.*)\))?\s*-->$")
 
 
 @dataclass
@@ -98,14 +99,22 @@ def test_pages_have_runnable_examples():
     assert {b.path for b in runnable} >= {README, ROOT / "docs" / "runtime.md", ROOT / "docs" / "generate.md"}
 
 
-@pytest.mark.parametrize("block", _params({"run", "slow", "smollm2"}))
-def test_python_example_runs(block: Block, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def _run(block: Block) -> None:
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(buf):
         exec(compile(block.code, block.id, "exec"), {"__name__": "doc_example"})  # noqa: S102 - our own docs
     if block.output is not None:
         assert buf.getvalue().rstrip("\n") == block.output.rstrip("\n"), f"{block.id} prints something else"
+
+
+@pytest.mark.parametrize("block", _params({"run"}))
+def test_python_example_runs(block: Block):
+    _run(block)
+
+
+@pytest.mark.parametrize("block", _params({"torch", "slow", "smollm2"}))
+def test_python_example_with_torch_runs(block: Block, one_torch_thread):
+    _run(block)
 
 
 @pytest.mark.parametrize("block", _params({"compile-only"}))
@@ -274,19 +283,25 @@ def test_formats_table_lists_every_format():
     assert sorted(rows) == sorted(FORMATS)
 
 
-@pytest.mark.parametrize("qualname, page", [
-    ("structcall.compile_tools", "runtime.md"),
-    ("structcall.parse_calls", "runtime.md"),
-    ("structcall.generate", "generate.md"),
-])
-def test_every_option_is_documented(qualname, page):
-    module, _, name = qualname.rpartition(".")
-    fn = getattr(importlib.import_module(module), name)
+def _check_documented(fn, page: str) -> None:
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     params = [p for p in inspect.signature(fn).parameters.values() if p.kind == p.KEYWORD_ONLY]
     assert params
     missing = [p.name for p in params if f"`{p.name}" not in text and f"{p.name}=" not in text]
     assert not missing, f"{page} does not document {missing}"
+
+
+def test_every_core_option_is_documented():
+    from structcall import compile_tools, parse_calls
+
+    _check_documented(compile_tools, "runtime.md")
+    _check_documented(parse_calls, "runtime.md")
+
+
+def test_every_generate_option_is_documented(one_torch_thread):
+    import structcall
+
+    _check_documented(structcall.generate, "generate.md")
 
 
 def test_no_process_words_in_docs():
