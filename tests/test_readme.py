@@ -185,6 +185,21 @@ def test_relative_links_resolve(page: Path):
         assert set(PAGES[1:]) <= linked, "the README links every docs page"
 
 
+def test_named_files_and_modules_exist():
+    """Repository paths in backticks and `python -m` modules of this project name real files."""
+    bad = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for path in re.findall(r"`((?:tests|benchmarks|structcall|scripts|docs)/[\w./-]+)`", text):
+            if not (ROOT / path).exists():
+                bad.append(f"{page.name}: {path}")
+        for mod in re.findall(r"python -m ((?:structcall|benchmarks)[\w.]*)", text):
+            base = ROOT / mod.replace(".", "/")
+            if not (base.with_suffix(".py").exists() or (base / "__main__.py").exists()):
+                bad.append(f"{page.name}: python -m {mod}")
+    assert not bad, bad
+
+
 # ------------------------------------------------------------------------------- commands
 
 def _make_targets() -> dict[str, tuple[list[str], str]]:
