@@ -243,7 +243,7 @@ def test_xml_parameter_formats_report_what_they_cannot_enforce(fmt):
     assert [n.keyword for n in g.unenforced] == ["not"]
     assert any("no '<'" in n.detail for n in g.capped)
     text = render_calls([("pair", {"a": "x", "b": "y"})], fmt, tools=[tool])
-    assert every_matcher(g, text) == dict.fromkeys(every_matcher(g, text), True)
+    assert check_table(g, [(text, True)]) == []  # the grammar cannot exclude it
     with pytest.raises(ToolCallError) as ei:
         parse_calls(text, g)
     assert ei.value.pointer == "/0/arguments"
@@ -261,7 +261,7 @@ def test_kimi_k2_numbers_its_calls_and_parses_any_number():
     assert "functions.search:0<" in text and "functions.search:1<" in text
     later = text.replace(":0<", ":7<").replace(":1<", ":8<")  # ids count on over the conversation
     g = compile_tools(TOOLS, format="kimi_k2")
-    check_everywhere(g, [(later, True)])
+    assert check_table(g, [(later, True)]) == []
     assert [c.arguments["q"] for c in parse_calls(later, g)] == ["a", "b"]
     with pytest.raises(ToolCallError) as ei:
         parse_calls(text.replace("functions.search:0", "functions.search"), g)
