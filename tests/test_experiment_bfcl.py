@@ -146,3 +146,45 @@ def test_cli_scores_two_models_in_three_regimes(tmp_path, capsys):
             assert r["label"] not in ("misspelled_tool", "absent_tool", "unknown_argument", "type_error"), r
             if r["label"] == "unparseable":
                 assert r["finish_reason"] == "length" or "call-like" in r["detail"] or "empty" in r["detail"], r
+
+
+def _contradictory(rows):
+    """Real BFCL v4 rows whose function docs contradict themselves ("type": "integer" with string enums)."""
+    return [r for r in rows if any(p.get("type") == "integer" and any(isinstance(v, str) for v in p.get("enum", []))
+                                   for f in r["function"] for p in f["parameters"].get("properties", {}).values())]
+
+
+def test_function_docs_structcall_cannot_compile_are_left_out_and_reported():
+    path = package_data_dir() / "BFCL_v4_live_multiple.json"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    bad = _contradictory(rows)
+    assert bad, "live_multiple holds integer parameters with string enums"
+    excluded: list[dict] = []
+    items = load_bfcl(categories=["live_multiple"], excluded=excluded)
+    assert len(items) + len(excluded) == len(rows)
+    assert {x["id"] for x in excluded} >= {r["id"] for r in bad}
+    assert not {x["id"] for x in excluded} & {i["id"] for i in items}
+    assert all(x["subtask"] == "live_multiple" and "no value of enum/const" in x["reason"]
+               and "/parameters/properties/" in x["reason"] for x in excluded)
+    # file order is kept
+    order = {r["id"]: n for n, r in enumerate(rows)}
+    assert [order[i["id"]] for i in items] == sorted(order[i["id"]] for i in items)
+
+
+def test_a_sampled_item_that_cannot_compile_is_replaced(tmp_path):
+    # a directory of real rows: two usable live_multiple questions and every contradictory one
+    src = package_data_dir()
+    rows = [json.loads(line) for line in (src / "BFCL_v4_live_multiple.json").read_text().splitlines()]
+    bad = _contradictory(rows)[:3]
+    good = [r for r in rows if r not in _contradictory(rows)][:2]
+    chosen = {r["id"] for r in bad + good}
+    (tmp_path / "possible_answer").mkdir()
+    (tmp_path / "BFCL_v4_live_multiple.json").write_text("".join(json.dumps(r) + "\n" for r in bad + good))
+    answers = [line for line in (src / "possible_answer" / "BFCL_v4_live_multiple.json").read_text().splitlines()
+               if json.loads(line)["id"] in chosen]
+    (tmp_path / "possible_answer" / "BFCL_v4_live_multiple.json").write_text("\n".join(answers) + "\n")
+    for seed in range(6):
+        excluded: list[dict] = []
+        items = load_bfcl(tmp_path, per_category=2, seed=seed, excluded=excluded)
+        assert [i["id"] for i in items] == [r["id"] for r in good]  # the sample is refilled to 2 usable items
+        assert {x["id"] for x in excluded} <= {r["id"] for r in bad}

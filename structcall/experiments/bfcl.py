@@ -87,8 +87,26 @@ def _files(root: Path) -> dict[str, Path]:
     return {c: p for c, (_, p) in found.items()}
 
 
+def tools_problem(functions: list[dict]) -> str | None:
+    """Why structcall cannot compile these BFCL function docs (None when it can).
+
+    A few BFCL v4 docs contradict themselves, for example ``"type": "integer"`` with
+    ``"enum": ["1", "2", "dontcare"]``: no value satisfies that schema, so no call to it is valid
+    and structcall refuses to compile it rather than silently dropping one of the two keywords.
+    """
+    from structcall import compile_tools
+
+    if not functions:
+        return "no function docs"
+    try:
+        compile_tools(functions, tool_choice="auto")
+    except ValueError as exc:  # SchemaError / UnsupportedSchemaError: what is wrong, and where
+        return " ".join(str(exc).split())
+    return None
+
+
 def load_bfcl(directory: str | Path | None = None, *, categories: Any = None, per_category: int = 0,
-              seed: int = 0) -> list[dict]:
+              seed: int = 0, excluded: list[dict] | None = None) -> list[dict]:
     """Items in the verifier's shape (``messages``, ``tools``, ``expect``, ``ground_truth``, ``subtask`` = category).
 
     directory: a BFCL data directory (default: the installed bfcl-eval package's).
@@ -96,6 +114,9 @@ def load_bfcl(directory: str | Path | None = None, *, categories: Any = None, pe
         holds; other files in the directory, such as multi-turn ones, are then named in the error
         only if a requested category is missing).
     per_category: a seeded random sample of this many items per category (0 = all), in file order.
+    excluded: items whose function docs structcall cannot compile (see ``tools_problem``) are left
+        out; a sampled one is replaced by the next item of a seeded order of the rest. Each is
+        appended here as ``{"id", "subtask", "reason"}`` when a list is given.
     """
     root = Path(directory) if directory is not None else package_data_dir()
     if not root.is_dir():
@@ -127,10 +148,17 @@ def load_bfcl(directory: str | Path | None = None, *, categories: Any = None, pe
                     raise ValueError(f"{ans_path}:{n}: an answer needs 'id' and 'ground_truth'")
                 answers[a["id"]] = a["ground_truth"]
         rows = _read_jsonl(path)
-        chosen = list(range(len(rows)))
+        queue = list(range(len(rows)))
+        spare: list[int] = []
         if per_category and per_category < len(rows):
-            chosen = sorted(random.Random(f"bfcl:{seed}:{cat}").sample(chosen, per_category))
-        for i in chosen:
+            rng = random.Random(f"bfcl:{seed}:{cat}")
+            queue = rng.sample(queue, per_category)
+            picked = set(queue)
+            spare = [i for i in range(len(rows)) if i not in picked]
+            rng.shuffle(spare)
+        kept: list[tuple[int, dict]] = []
+        while queue:
+            i = queue.pop(0)
             q, n = rows[i], i + 1
             for key in ("id", "question", "function"):
                 if key not in q:
@@ -140,9 +168,18 @@ def load_bfcl(directory: str | Path | None = None, *, categories: Any = None, pe
                 raise ValueError(f"{path}:{n}: 'question' must be a list of turns (lists of messages)")
             if cat not in NO_CALL and q["id"] not in answers:
                 raise ValueError(f"{path}:{n}: no answer for id {q['id']!r} in possible_answer/{path.name}")
-            items.append({"id": q["id"], "subtask": cat, "messages": turns[0], "tools": q["function"],
-                          "expect": "no_call" if cat in NO_CALL else "call", "ground_truth": answers.get(q["id"], []),
-                          "gold_calls": None, "facts": [], "suite": "bfcl"})
+            problem = tools_problem(q["function"])
+            if problem is not None:
+                if excluded is not None:
+                    excluded.append({"id": q["id"], "subtask": cat, "reason": problem})
+                if spare:
+                    queue.append(spare.pop(0))
+                continue
+            kept.append((i, {"id": q["id"], "subtask": cat, "messages": turns[0], "tools": q["function"],
+                             "expect": "no_call" if cat in NO_CALL else "call",
+                             "ground_truth": answers.get(q["id"], []), "gold_calls": None, "facts": [],
+                             "suite": "bfcl"}))
+        items += [it for _, it in sorted(kept, key=lambda k: k[0])]  # file order
     return items
 
 
@@ -153,7 +190,8 @@ def evaluate_bfcl(directory: str | Path | None, models: list[str], *, out: str |
     from .evaluation import evaluate_model, metrics
     from .models import device_name, load_causal_lm
 
-    items = load_bfcl(directory, categories=categories, per_category=per_category)
+    excluded: list[dict] = []
+    items = load_bfcl(directory, categories=categories, per_category=per_category, excluded=excluded)
     rows: list[dict] = []
     for m in models:
         model, tok = load_causal_lm(m, device=device_name())
@@ -166,7 +204,8 @@ def evaluate_bfcl(directory: str | Path | None, models: list[str], *, out: str |
     rows = rescore(rows, items, format)
     summary = {m: {regime: metrics([r for r in rows if r["arm"] == m and r["regime"] == regime])
                    for regime in ("free", "repaired", "constrained")} for m in models}
-    result = {"directory": str(directory or package_data_dir()), "items": len(items), "models": models, "metrics": summary}
+    result = {"directory": str(directory or package_data_dir()), "items": len(items), "excluded": excluded,
+              "models": models, "metrics": summary}
     if out is not None:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)

@@ -211,8 +211,11 @@ def eval_items(run: Any) -> list[dict]:
     if e.bfcl_per_category:
         from .bfcl import load_bfcl
 
-        items += [ex for ex in load_bfcl(categories=e.bfcl_categories,
-                                                                per_category=e.bfcl_per_category, seed=run.cfg.tasks.seed)]
+        excluded: list[dict] = []
+        items += load_bfcl(categories=e.bfcl_categories, per_category=e.bfcl_per_category, seed=run.cfg.tasks.seed,
+                           excluded=excluded)
+        for x in excluded:
+            run.log(f"eval: BFCL {x['id']} left out (replaced by another item of {x['subtask']}): {x['reason']}")
     return items
 
 
