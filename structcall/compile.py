@@ -29,6 +29,8 @@ class _Compiled:
     unenforced: tuple[SchemaNote, ...]
     capped: tuple[SchemaNote, ...]
     key: str
+    strict: bool = False
+    limits: Limits = field(default_factory=Limits)
     texts: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -382,7 +384,7 @@ def compile_tools(
             _stats["hits"] += 1
     if hit is None:
         g, unenforced, capped = _build(specs, fmt, choice, bool(parallel_tool_calls), n_calls, bool(strict), limits, bool(allow_think), max_calls is not None)
-        hit = _Compiled(g, tuple(unenforced), tuple(capped), key)
+        hit = _Compiled(g, tuple(unenforced), tuple(capped), key, bool(strict), limits)
         with _cache_lock:
             _stats["misses"] += 1
             _cache[key] = hit
@@ -458,6 +460,16 @@ class ToolGrammar:
     @property
     def capped(self) -> list[SchemaNote]:
         return list(self._c.capped)
+
+    @property
+    def strict(self) -> bool:
+        """Whether it was compiled with ``strict=True``."""
+        return self._c.strict
+
+    @property
+    def limits(self) -> Limits:
+        """The `Limits` it was compiled with."""
+        return self._c.limits
 
     @property
     def cache_key(self) -> str:

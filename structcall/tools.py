@@ -22,8 +22,10 @@ import difflib
 import inspect
 import json
 import re
+import threading
 import typing
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .errors import Problem, SchemaError
@@ -571,6 +573,42 @@ def _is_pydantic_model(obj) -> bool:
     return isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)
 
 
+# a callable's or pydantic model's ToolSpec by the object's identity (reading a signature and
+# building its JSON Schema costs ~1 ms; a repeated call costs a lookup). Entries hold the object
+# weakly and go when it does; the cached spec holds neither the object nor anything from the
+# caller's input, so a lambda or closure that dies is not kept alive. Objects that cannot be
+# weakly referenced are normalised every time.
+_by_id: dict[int, tuple[weakref.ref, ToolSpec]] = {}
+_by_id_lock = threading.Lock()
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    with _by_id_lock:
+        if _by_id.get(key, (None,))[0] is ref:
+            del _by_id[key]
+
+
+def _by_identity(obj, i: int, problems: list[Problem], make) -> ToolSpec | None:
+    hit = _by_id.get(id(obj))
+    if hit is not None and hit[0]() is obj:
+        spec = hit[1]
+        return replace(spec, parameters=_json_copy(spec.parameters), pointer=f"/{i}",
+                       function=obj if make is _from_callable else None,
+                       model=obj if make is _from_pydantic else spec.model)
+    spec = make(obj, i, problems)
+    if spec is None:
+        return None
+    try:
+        ref = weakref.ref(obj, lambda r, key=id(obj): _forget(key, r))
+    except TypeError:
+        return spec
+    kept = replace(spec, parameters=_json_copy(spec.parameters), pointer="",
+                   function=None, model=None if make is _from_pydantic else spec.model)
+    with _by_id_lock:
+        _by_id[id(obj)] = (ref, kept)
+    return spec
+
+
 def normalize_tools(tools) -> list[ToolSpec]:
     """Normalise tools of any accepted shape into `ToolSpec`s. Raises `SchemaError` listing
     every problem (with JSON pointers into `tools`)."""
@@ -591,9 +629,9 @@ def normalize_tools(tools) -> list[ToolSpec]:
         elif isinstance(t, dict):
             spec = _from_dict(t, i, problems)
         elif _is_pydantic_model(t):
-            spec = _from_pydantic(t, i, problems)
+            spec = _by_identity(t, i, problems, _from_pydantic)
         elif callable(t):
-            spec = _from_callable(t, i, problems)
+            spec = _by_identity(t, i, problems, _from_callable)
         else:
             problems.append(Problem(f"/{i}", f"cannot make a tool of {type(t).__name__}: give an OpenAI tool dict, a pydantic model or a callable"))
             spec = None

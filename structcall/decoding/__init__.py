@@ -3,13 +3,16 @@
 Layout (each module imports only what stands to its left):
 ``vocab`` (tokenizer bytes) -> ``base`` (backend seam) -> ``*_backend`` (one library each)
 -> ``backends`` (pick by name) -> ``loop`` (batched KV-cached decoding, fast-forward) -> ``logits_processor`` (transformers)
--> ``prompt`` (chat template / tool prompt) -> ``stream`` -> ``generate``.
+-> ``prompt`` (chat template / tool prompt) -> ``stream`` -> ``options`` -> ``generate``.
 """
 
 from structcall.decoding.backends import BACKENDS, get_backend
 from structcall.decoding.base import Backend, BackendError, DecodingError, Matcher
 from structcall.decoding.generate import (
+    DecodingOptions,
     GenerationResult,
+    GrammarOptions,
+    PromptOptions,
     StreamEvent,
     ToolCallRetryError,
     generate,
@@ -24,8 +27,11 @@ __all__ = [
     "Backend",
     "BackendError",
     "DecodingError",
+    "DecodingOptions",
     "GenerationResult",
+    "GrammarOptions",
     "Matcher",
+    "PromptOptions",
     "StreamEvent",
     "ToolCallRetryError",
     "ToolLogitsProcessor",

@@ -13,24 +13,30 @@ mask alone.
 
 from __future__ import annotations
 
+import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Literal
 
-from structcall.compile import ToolGrammar, compile_tools, normalize_tool_choice
+from structcall.compile import DEFAULT_MAX_CALLS, ToolGrammar, compile_tools, normalize_tool_choice
 from structcall.errors import ToolCallError
 from structcall.formats import detect_format
 from structcall.parse import ToolCall, parse_calls, parse_output, truncation_error
 from structcall.retrieval import ToolLibrary, query_text
+from structcall.schema import Limits
 
 from structcall.decoding.backends import get_backend
-from structcall.decoding.loop import DecodeStats, Sequence, decode, iter_decode
+from structcall.decoding.loop import DecodeStats, Sequence, iter_decode
+from structcall.decoding.options import DecodingOptions, GrammarOptions, Options, PromptOptions, resolve_options
 from structcall.decoding.prompt import render_prompt
 from structcall.split import CallSplitter
 from structcall.decoding.vocab import TokenizerInfo, stop_token_ids, tokenizer_info
 
 __all__ = [
+    "DecodingOptions",
     "GenerationResult",
+    "GrammarOptions",
+    "PromptOptions",
     "StreamEvent",
     "ToolCallRetryError",
     "generate",
@@ -158,6 +164,7 @@ class _Job:
     prompt_s: float
     lenient: bool
     candidates: list[str] | None = None
+    compile_s: float = 0.0  # compiling the grammar (0 when an earlier request of the call did)
 
 
 class _RepeatWatch:
@@ -201,49 +208,124 @@ class _RepeatWatch:
         return False
 
 
-def _options(format: str | None, tokenizer: Any) -> str:
-    return format if format is not None else detect_format(tokenizer)
+def _identity(tools: Any) -> tuple:
+    """A key for a tool set within one call: each dict tool by its content, any other tool
+    (callable, model, ToolSpec) by identity (the request holds it for the whole call)."""
+    items = tools if isinstance(tools, (list, tuple)) else [tools]
+    key = []
+    for t in items:
+        if isinstance(t, dict):
+            try:
+                key.append(pickle.dumps(t, protocol=5))
+                continue
+            except (TypeError, ValueError, pickle.PicklingError, AttributeError, RecursionError):
+                pass
+        key.append(id(t))
+    return (type(tools).__name__, *key)
 
 
-def _library(tools: Any, top_k: int | None, retriever: Any) -> Any:
-    """``tools`` as a `ToolLibrary` when retrieval is asked for (indexed once per call of
-    generate/generate_batch; pass a ToolLibrary to index once for many calls)."""
-    if top_k is None:
-        if retriever is not None:
-            raise ValueError("retriever= needs top_k= (how many tools to put in the prompt)")
-        return tools
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-    if isinstance(tools, ToolLibrary):
-        if retriever is not None and retriever is not tools.retriever:
-            raise ValueError("retriever= is given but tools is a ToolLibrary with its own retriever")
-        return tools
-    return ToolLibrary(tools, retriever=retriever)
+def _conflicts(grammar: ToolGrammar, opts: GrammarOptions, given: frozenset[str]) -> list[str]:
+    """The grammar options the caller set that disagree with a compiled grammar's."""
+    bad = []
+    if "format" in given and opts.format is not None and opts.format != grammar.format:
+        bad.append(f"format={opts.format!r} (the grammar's is {grammar.format!r})")
+    if "tool_choice" in given and normalize_tool_choice(opts.tool_choice, grammar.specs) != grammar.choice:
+        bad.append(f"tool_choice={opts.tool_choice!r} (the grammar's is {grammar.tool_choice!r})")
+    if "parallel_tool_calls" in given and bool(opts.parallel_tool_calls) != grammar.parallel_tool_calls:
+        bad.append(f"parallel_tool_calls={opts.parallel_tool_calls!r} (the grammar's is {grammar.parallel_tool_calls})")
+    if "max_calls" in given and grammar.parallel_tool_calls and (opts.max_calls or DEFAULT_MAX_CALLS) != grammar.max_calls:
+        bad.append(f"max_calls={opts.max_calls!r} (the grammar's is {grammar.max_calls})")
+    if "strict" in given and bool(opts.strict) != grammar.strict:
+        bad.append(f"strict={opts.strict!r} (the grammar's is {grammar.strict})")
+    if "allow_think" in given and bool(opts.allow_think) != grammar.allow_think:
+        bad.append(f"allow_think={opts.allow_think!r} (the grammar's is {grammar.allow_think})")
+    if "limits" in given and (opts.limits or Limits()) != grammar.limits:
+        bad.append(f"limits={opts.limits!r} (the grammar's is {grammar.limits!r})")
+    return bad
 
 
-def _job(tokenizer: Any, messages: Any, tools: Any, *, format: str | None, tool_choice: Any,
-         parallel_tool_calls: bool, max_calls: int | None, strict: bool, allow_think: bool,
-         limits: Any, lenient: bool, tool_prompt: str = "full", top_k: int | None = None,
-         restrict_to_candidates: bool = True) -> _Job:
-    t0 = time.perf_counter()
-    shown = None
-    if isinstance(tools, ToolLibrary):
-        library, tools = tools, tools.specs
-        if top_k is not None:
-            choice = normalize_tool_choice(tool_choice, library.specs)
-            named = [choice.name] if choice.named else []
-            shown = library.search(query_text(messages), top_k, include=named)
-            if restrict_to_candidates:
-                tools = shown
-    grammar = compile_tools(
-        tools, format=_options(format, tokenizer), tool_choice=tool_choice,
-        parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-        allow_think=allow_think, limits=limits,
-    )
-    prompt = render_prompt(tokenizer, messages, grammar, tool_prompt=tool_prompt, shown=shown)
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    return _Job(grammar, prompt, list(ids), time.perf_counter() - t0, lenient,
-                None if shown is None else [s.name for s in shown])
+class _Requests:
+    """Turns requests into jobs for one call of generate / generate_batch / stream_generate:
+    each distinct tool set is indexed (``top_k``) and compiled once per call, however many
+    attempts or batch rows use it; a compiled `ToolGrammar` passed as tools is used as it is."""
+
+    def __init__(self, func: str, tokenizer: Any, opts: Options):
+        self.func = func
+        self.tokenizer = tokenizer
+        self.opts = opts
+        self._format: str | None = None
+        self._grammars: dict[tuple, ToolGrammar] = {}
+        self._libraries: dict[tuple, ToolLibrary] = {}
+
+    def library(self, tools: Any) -> Any:
+        """``tools`` as a `ToolLibrary` when retrieval is asked for (indexed once per call;
+        pass a ToolLibrary to index once for many calls)."""
+        p = self.opts.prompt
+        if p.top_k is None or isinstance(tools, ToolGrammar):
+            return tools
+        if isinstance(tools, ToolLibrary):
+            if p.retriever is not None and p.retriever is not tools.retriever:
+                raise ValueError("retriever= is given but tools is a ToolLibrary with its own retriever")
+            return tools
+        key = _identity(tools)
+        if key not in self._libraries:
+            self._libraries[key] = ToolLibrary(tools, retriever=p.retriever)
+        return self._libraries[key]
+
+    def grammar(self, messages: Any, tools: Any, gopts: GrammarOptions, given: frozenset[str],
+                where: str = "") -> tuple[ToolGrammar, list | None, float]:
+        """The grammar for ``tools`` (compiled, or from this call's earlier requests), the
+        tools the prompt shows (None: all), and the seconds spent compiling."""
+        p = self.opts.prompt
+        if isinstance(tools, ToolGrammar):
+            if p.top_k is not None:
+                raise ValueError(f"{self.func}(): top_k= retrieves tools and compiles a grammar for them; "
+                                 "pass the tools (or a ToolLibrary), not a compiled ToolGrammar")
+            bad = _conflicts(tools, gopts, given)
+            if bad:
+                raise ValueError(f"{self.func}(){where}: tools is a compiled {tools!r}, and {'; '.join(bad)} "
+                                 "disagree with it: compile the tools with these options or leave them out")
+            return tools, None, 0.0
+        t0 = time.perf_counter()
+        shown = None
+        tools = self.library(tools)
+        if isinstance(tools, ToolLibrary):
+            library, tools = tools, tools.specs
+            if p.top_k is not None:
+                choice = normalize_tool_choice(gopts.tool_choice, library.specs)
+                named = [choice.name] if choice.named else []
+                shown = library.search(query_text(messages), p.top_k, include=named)
+                if p.restrict_to_candidates:
+                    tools = shown
+        fmt = gopts.format
+        if fmt is None:
+            if self._format is None:
+                self._format = detect_format(self.tokenizer)
+            fmt = self._format
+        key = (_identity(tools), fmt, repr(gopts.tool_choice), bool(gopts.parallel_tool_calls))
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            grammar = compile_tools(
+                tools, format=fmt, tool_choice=gopts.tool_choice, parallel_tool_calls=gopts.parallel_tool_calls,
+                max_calls=gopts.max_calls, strict=gopts.strict, allow_think=gopts.allow_think, limits=gopts.limits,
+            )
+            self._grammars[key] = grammar
+        return grammar, shown, time.perf_counter() - t0
+
+    def job(self, messages: Any, grammar: ToolGrammar, shown: list | None, compile_s: float = 0.0) -> _Job:
+        """The prompt of ``messages`` for ``grammar``, tokenized."""
+        t0 = time.perf_counter()
+        prompt = render_prompt(self.tokenizer, messages, grammar, tool_prompt=self.opts.prompt.tool_prompt, shown=shown)
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return _Job(grammar, prompt, list(ids), time.perf_counter() - t0, self.opts.decoding.lenient,
+                    None if shown is None else [s.name for s in shown], compile_s)
+
+
+def _job(tokenizer: Any, messages: Any, tools: Any, **options: Any) -> _Job:
+    """One request's job from keyword options (the fields of the option classes)."""
+    opts = resolve_options("_job", {}, options)
+    requests = _Requests("_job", tokenizer, opts)
+    return requests.job(messages, *requests.grammar(messages, tools, opts.grammar, opts.grammar_given))
 
 
 def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | None,
@@ -288,6 +370,7 @@ def _result(job: _Job, seq: Sequence, info: TokenizerInfo, *, backend: str | Non
     else:
         finish = "stop"
     parse_s = time.perf_counter() - t0
+    compile_s += job.compile_s
     timings = {
         "prompt": job.prompt_s,
         "compile": compile_s,
@@ -325,16 +408,6 @@ def _release(be: Any, jobs: list[_Job], seqs: list[Sequence]) -> None:
         for job, seq in zip(jobs, seqs):
             be.release(job.grammar, [seq.matcher])
 
-
-def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> None:
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-
-
 def _text_so_far(info: TokenizerInfo, seq: Sequence) -> str:
     raw = info.decode_bytes(seq.token_ids)
     try:
@@ -342,18 +415,16 @@ def _text_so_far(info: TokenizerInfo, seq: Sequence) -> str:
     except UnicodeDecodeError as exc:
         return raw[: exc.start].decode("utf-8", errors="replace")  # hold back a split character
 
-
-def _run(model: Any, tokenizer: Any, jobs: list[_Job], *, backend: str, constrained: bool,
-         max_new_tokens: int, temperature: float, top_p: float, seeds: list[int | None],
-         fast_forward: bool, stop_on_repeat: bool = True) -> list[GenerationResult]:
-    info, seqs, compile_s, be = _sequences(model, tokenizer, jobs, backend=backend,
-                                           constrained=constrained, seeds=seeds)
-    watches = [_RepeatWatch(job.grammar.format) if stop_on_repeat else None for job in jobs]
+def _run(model: Any, tokenizer: Any, jobs: list[_Job], d: DecodingOptions,
+         seeds: list[int | None]) -> list[GenerationResult]:
+    info, seqs, compile_s, be = _sequences(model, tokenizer, jobs, backend=d.backend,
+                                           constrained=d.constrained, seeds=seeds)
+    watches = [_RepeatWatch(job.grammar.format) if d.stop_on_repeat else None for job in jobs]
     stats = DecodeStats()
     try:
-        for round_new in iter_decode(model, tokenizer, info, seqs, max_new_tokens=max_new_tokens,
-                                     temperature=temperature, top_p=top_p,
-                                     fast_forward="chunk" if fast_forward else "off", stats=stats):
+        for round_new in iter_decode(model, tokenizer, info, seqs, max_new_tokens=d.max_new_tokens,
+                                     temperature=d.temperature, top_p=d.top_p,
+                                     fast_forward="chunk" if d.fast_forward else "off", stats=stats):
             for i, _ in round_new:
                 w = watches[i]
                 if w is not None and w.cut is None and w.feed(_text_so_far(info, seqs[i])):
@@ -361,7 +432,7 @@ def _run(model: Any, tokenizer: Any, jobs: list[_Job], *, backend: str, constrai
     finally:
         _release(be, jobs, seqs)
     return [
-        _result(job, seq, info, backend=backend if constrained else None, stats=stats, compile_s=c, watch=w)
+        _result(job, seq, info, backend=d.backend if d.constrained else None, stats=stats, compile_s=c, watch=w)
         for job, seq, c, w in zip(jobs, seqs, compile_s, watches)
     ]
 
@@ -372,86 +443,48 @@ def generate(
     messages: list[dict] | str,
     tools: Any,
     *,
-    tool_choice: Any = "auto",
-    parallel_tool_calls: bool = True,
-    format: str | None = None,
-    backend: str = "llguidance",
-    constrained: bool = True,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    seed: int | None = None,
     retries: int = 0,
-    fast_forward: bool = True,
-    max_calls: int | None = None,
-    strict: bool = False,
-    allow_think: bool = False,
-    limits: Any = None,
-    lenient: bool = False,
-    tool_prompt: str = "full",
-    top_k: int | None = None,
-    retriever: Any = None,
-    restrict_to_candidates: bool = True,
-    stop_on_repeat: bool = True,
+    grammar_options: GrammarOptions | None = None,
+    prompt_options: PromptOptions | None = None,
+    decoding_options: DecodingOptions | None = None,
+    **options: Any,
 ) -> GenerationResult:
     """Generate one assistant turn that calls ``tools`` (or answers in text), and validate it.
+
+    The tools are compiled once per call, not once per attempt.
 
     Args:
         model, tokenizer: a Hugging Face causal LM and its tokenizer (see ``structcall.models``).
         messages: OpenAI-style chat messages (``system``/``user``/``assistant`` with
             ``tool_calls``/``tool``), or one user string.
-        tools: anything ``compile_tools`` takes (OpenAI dicts, callables, pydantic models, ...).
-        tool_choice: ``"auto"`` (text or calls), ``"required"``, ``"none"`` or a tool name /
-            ``{"type": "function", "function": {"name": ...}}``.
-        parallel_tool_calls: False allows exactly one call (enforced by the grammar).
-        format: output format; default: detected from the tokenizer's chat template.
-        backend: ``"llguidance"`` (default), ``"outlines"`` (regular grammars only) or ``"xgrammar"``.
-        constrained: False decodes with the same prompt and sampling but no grammar mask,
-            then parses and validates (errors land in ``result.errors``).
-        max_new_tokens: cap on generated tokens (finish_reason ``"length"`` when hit).
-        temperature: 0 = greedy (default); otherwise sampling with ``top_p`` and ``seed``.
-        seed: seeds the sampler (``seed + attempt`` on retries); None uses torch's global RNG.
+        tools: anything ``compile_tools`` takes (OpenAI dicts, callables, pydantic models, ...),
+            a ``structcall.retrieval.ToolLibrary``, or a compiled ``ToolGrammar`` (used as it
+            is; grammar options given alongside must agree with it, else ValueError).
         retries: on an invalid output, re-ask up to this many times with the validator's
             feedback; if every attempt fails raise :class:`ToolCallRetryError` (carrying all
-            attempts). With 0 the invalid result is returned.
-        fast_forward: feed grammar-forced text in multi-token forward passes, drafted with token
-            healing and confirmed token by token by the model: the same output as ``False``, in
-            fewer forward passes.
-        max_calls, strict, allow_think, limits: passed to ``compile_tools`` (``limits`` caps
-            values the schema leaves unbounded; see ``structcall.schema.Limits``).
-        lenient: parse with the core parser's repairs (code fences, trailing text, ...).
-        tool_prompt: how the prompt shows the tools: ``"full"`` JSON schemas (default),
-            ``"compact"`` one-line signatures ``name(arg: type, ...) - what it does``, or
-            ``"names"`` (name and one line). The grammar holds every admitted tool's full
-            schema whatever the prompt shows (see ``structcall.signatures``).
-        top_k: treat ``tools`` as a library (a list, or a ``structcall.retrieval.ToolLibrary``
-            to index it once for many calls) and put only the ``top_k`` tools the retriever
-            ranks best for the last user message in the prompt (a named ``tool_choice`` is
-            always among them). None: every tool is shown.
-        retriever: the ``structcall.retrieval.Retriever`` used with ``top_k`` (default BM25).
-        restrict_to_candidates: with ``top_k``, True (default) limits the grammar and
-            ``tool_choice`` to the retrieved tools; False keeps every tool of the library
-            callable (the prompt still shows only the candidates).
-        stop_on_repeat: end the output when the model repeats, word for word, a call it
-            already made in it (weak models loop on one call until the token limit); the
-            repeat is dropped and reported in ``result.notes`` (``stop == "repeat"``). Pass
-            False for tools meant to be called twice with the same arguments.
+            attempts). With 0 (default) the invalid result is returned.
+        grammar_options: a :class:`GrammarOptions` (``format``, ``tool_choice``,
+            ``parallel_tool_calls``, ``max_calls``, ``strict``, ``allow_think``, ``limits``).
+        prompt_options: a :class:`PromptOptions` (``tool_prompt``, ``top_k``, ``retriever``,
+            ``restrict_to_candidates``).
+        decoding_options: a :class:`DecodingOptions` (``backend``, ``constrained``,
+            ``max_new_tokens``, ``temperature``, ``top_p``, ``seed``, ``fast_forward``,
+            ``stop_on_repeat``, ``lenient``).
+        **options: any field of the three classes as a keyword (``temperature=0.7``), with the
+            defaults documented there. A keyword whose option object is also given is a TypeError.
     """
-    _check_sampling(max_new_tokens, temperature, top_p)
-    if not isinstance(retries, int) or retries < 0:
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    opts = resolve_options("generate", {"grammar_options": grammar_options, "prompt_options": prompt_options,
+                                        "decoding_options": decoding_options}, options)
+    d = opts.decoding
     convo = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
-    tools = _library(tools, top_k, retriever)
+    requests = _Requests("generate", tokenizer, opts)
+    grammar, shown, compile_s = requests.grammar(convo, tools, opts.grammar, opts.grammar_given)
     attempts: list[GenerationResult] = []
     for attempt in range(retries + 1):
-        job = _job(tokenizer, convo, tools, format=format, tool_choice=tool_choice,
-                   parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-                   allow_think=allow_think, limits=limits, lenient=lenient, tool_prompt=tool_prompt,
-                   top_k=top_k, restrict_to_candidates=restrict_to_candidates)
-        result = _run(model, tokenizer, [job], backend=backend, constrained=constrained,
-                      max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                      seeds=[None if seed is None else seed + attempt], fast_forward=fast_forward,
-                      stop_on_repeat=stop_on_repeat)[0]
+        job = requests.job(convo, grammar, shown, compile_s if attempt == 0 else 0.0)
+        result = _run(model, tokenizer, [job], d, seeds=[None if d.seed is None else d.seed + attempt])[0]
         if result.ok or retries == 0:
             result.attempts = attempts
             return result
@@ -463,80 +496,64 @@ def generate(
     raise ToolCallRetryError(attempts)
 
 
+_ROW_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "format")
+
+
 def generate_batch(
     model: Any,
     tokenizer: Any,
     requests: list[Any],
     tools: Any = None,
     *,
-    tool_choice: Any = "auto",
-    parallel_tool_calls: bool = True,
-    format: str | None = None,
-    backend: str = "llguidance",
-    constrained: bool = True,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    seed: int | None = None,
     batch_size: int = 8,
-    fast_forward: bool = True,
-    max_calls: int | None = None,
-    strict: bool = False,
-    allow_think: bool = False,
-    limits: Any = None,
-    lenient: bool = False,
-    tool_prompt: str = "full",
-    top_k: int | None = None,
-    retriever: Any = None,
-    restrict_to_candidates: bool = True,
-    stop_on_repeat: bool = True,
+    grammar_options: GrammarOptions | None = None,
+    prompt_options: PromptOptions | None = None,
+    decoding_options: DecodingOptions | None = None,
+    **options: Any,
 ) -> list[GenerationResult]:
     """Generate for many conversations, batched on the model; results in input order.
 
     Each request is a message list (or a user string) using the shared ``tools`` and
     options, or a dict ``{"messages": ..., "tools": ..., "tool_choice": ...,
     "parallel_tool_calls": ..., "format": ...}`` whose keys override them for that request
-    (the shape of a dataset row with a ``tools`` column). Requests are sorted by prompt length into
-    batches of ``batch_size``; request ``i`` samples with ``seed + i``, so its result does
-    not depend on which batch it lands in. No retries: invalid outputs come back with
-    ``errors``. Other arguments as in :func:`generate` (with ``top_k``, shared ``tools`` are
-    indexed once for the whole batch).
+    (the shape of a dataset row with a ``tools`` column). Each distinct tool set (with its
+    options) is compiled once per call. Requests are sorted by prompt length into batches of
+    ``batch_size``; request ``i`` samples with ``seed + i``, so its result does not depend on
+    which batch it lands in. No retries: invalid outputs come back with ``errors``. Options as
+    in :func:`generate` (with ``top_k``, shared ``tools`` are indexed once for the whole batch).
     """
-    _check_sampling(max_new_tokens, temperature, top_p)
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    tools = _library(tools, top_k, retriever) if tools is not None else tools
+    opts = resolve_options("generate_batch", {"grammar_options": grammar_options, "prompt_options": prompt_options,
+                                              "decoding_options": decoding_options}, options)
+    d = opts.decoding
+    prep = _Requests("generate_batch", tokenizer, opts)
     jobs: list[_Job] = []
     for i, req in enumerate(requests):
-        opts = {"tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls,
-                "format": format}
+        row_tools, gopts, given = tools, opts.grammar, opts.grammar_given
         if isinstance(req, dict):
-            unknown = set(req) - {"messages", *opts}
+            unknown = set(req) - {"messages", *_ROW_KEYS}
             if "messages" not in req or unknown:
                 raise ValueError(
                     f"requests[{i}] must be a message list or a dict with 'messages' and optional "
                     f"'tools', 'tool_choice', 'parallel_tool_calls', 'format'; got keys {sorted(req)}"
                 )
-            opts.update({k: v for k, v in req.items() if k != "messages"})
+            row_tools = req.get("tools", tools)
+            over = {k: v for k, v in req.items() if k in _ROW_KEYS[1:]}
+            if over:
+                gopts, given = replace(gopts, **over), given | set(over)
             messages = req["messages"]
         else:
             messages = req
-        if opts["tools"] is None:
+        if row_tools is None:
             raise ValueError(f"requests[{i}] has no tools: pass tools= or a 'tools' key")
-        row_tools = opts["tools"] if opts["tools"] is tools else _library(opts["tools"], top_k, retriever)
-        jobs.append(_job(tokenizer, messages, row_tools, format=opts["format"],
-                         tool_choice=opts["tool_choice"], parallel_tool_calls=opts["parallel_tool_calls"],
-                         max_calls=max_calls, strict=strict, allow_think=allow_think, limits=limits, lenient=lenient,
-                         tool_prompt=tool_prompt, top_k=top_k, restrict_to_candidates=restrict_to_candidates))
+        jobs.append(prep.job(messages, *prep.grammar(messages, row_tools, gopts, given, where=f" requests[{i}]")))
     order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].prompt_ids))
     results: list[GenerationResult | None] = [None] * len(jobs)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        out = _run(model, tokenizer, [jobs[i] for i in chunk], backend=backend,
-                   constrained=constrained, max_new_tokens=max_new_tokens,
-                   temperature=temperature, top_p=top_p,
-                   seeds=[None if seed is None else seed + i for i in chunk],
-                   fast_forward=fast_forward, stop_on_repeat=stop_on_repeat)
+        out = _run(model, tokenizer, [jobs[i] for i in chunk], d,
+                   seeds=[None if d.seed is None else d.seed + i for i in chunk])
         for i, r in zip(chunk, out):
             results[i] = r
     return [r for r in results if r is not None]
@@ -548,50 +565,38 @@ def stream_generate(
     messages: list[dict] | str,
     tools: Any,
     *,
-    tool_choice: Any = "auto",
-    parallel_tool_calls: bool = True,
-    format: str | None = None,
-    backend: str = "llguidance",
-    constrained: bool = True,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    seed: int | None = None,
-    fast_forward: bool = True,
-    max_calls: int | None = None,
-    strict: bool = False,
-    allow_think: bool = False,
-    limits: Any = None,
-    lenient: bool = False,
-    tool_prompt: str = "full",
-    top_k: int | None = None,
-    retriever: Any = None,
-    restrict_to_candidates: bool = True,
-    stop_on_repeat: bool = True,
+    grammar_options: GrammarOptions | None = None,
+    prompt_options: PromptOptions | None = None,
+    decoding_options: DecodingOptions | None = None,
+    **options: Any,
 ) -> Iterator[StreamEvent]:
     """Like :func:`generate` (no retries), as events: ``"text"`` deltas of the raw output
     (call markup included; a delta never splits a UTF-8 character; when the output ends at
     a repeated call the deltas hold the raw text and ``result.text`` stops before the
     repeat), a ``"tool_call"`` event
     for each call as soon as it is complete and valid, and a final ``"done"`` event with the
-    :class:`GenerationResult` (whose ``tool_calls`` are the streamed calls)."""
-    _check_sampling(max_new_tokens, temperature, top_p)
-    job = _job(tokenizer, messages, _library(tools, top_k, retriever), format=format, tool_choice=tool_choice,
-               parallel_tool_calls=parallel_tool_calls, max_calls=max_calls, strict=strict,
-               allow_think=allow_think, limits=limits, lenient=lenient, tool_prompt=tool_prompt,
-               top_k=top_k, restrict_to_candidates=restrict_to_candidates)
-    info, seqs, compile_s, be = _sequences(model, tokenizer, [job], backend=backend,
-                                           constrained=constrained, seeds=[seed])
+    :class:`GenerationResult` (whose ``tool_calls`` are the streamed calls). Options as in
+    :func:`generate`."""
+    opts = resolve_options("stream_generate", {"grammar_options": grammar_options, "prompt_options": prompt_options,
+                                               "decoding_options": decoding_options}, options)
+    prep = _Requests("stream_generate", tokenizer, opts)
+    job = prep.job(messages, *prep.grammar(messages, tools, opts.grammar, opts.grammar_given))
+    return _stream(model, tokenizer, job, opts.decoding)
+
+
+def _stream(model: Any, tokenizer: Any, job: _Job, d: DecodingOptions) -> Iterator[StreamEvent]:
+    info, seqs, compile_s, be = _sequences(model, tokenizer, [job], backend=d.backend,
+                                           constrained=d.constrained, seeds=[d.seed])
     seq = seqs[0]
     splitter = CallSplitter(job.grammar.format)
-    watch = _RepeatWatch(job.grammar.format) if stop_on_repeat else None
+    watch = _RepeatWatch(job.grammar.format) if d.stop_on_repeat else None
     stats = DecodeStats()
     sent = ""
     streamed: list[ToolCall] = []
     try:
-        steps = iter_decode(model, tokenizer, info, seqs, max_new_tokens=max_new_tokens,
-                            temperature=temperature, top_p=top_p,
-                            fast_forward="chunk" if fast_forward else "off", stats=stats)
+        steps = iter_decode(model, tokenizer, info, seqs, max_new_tokens=d.max_new_tokens,
+                            temperature=d.temperature, top_p=d.top_p,
+                            fast_forward="chunk" if d.fast_forward else "off", stats=stats)
         for _ in steps:
             raw = info.decode_bytes(seq.token_ids)
             try:
@@ -608,9 +613,8 @@ def stream_generate(
             if len(feed) < len(splitter._text):
                 continue
             for one in splitter.feed(feed):
-                try:
-                    found = parse_calls(one, job.grammar.specs, format=job.grammar.format,
-                                        tool_choice=job.grammar.choice, lenient=lenient)
+                try:  # the compiled grammar carries the tools, format and tool choice
+                    found = parse_calls(one, job.grammar, lenient=d.lenient)
                 except ToolCallError:
                     continue  # reported in the final result
                 for call in found:
@@ -618,7 +622,7 @@ def stream_generate(
                     yield StreamEvent("tool_call", tool_call=call)
     finally:
         _release(be, [job], seqs)
-    result = _result(job, seq, info, backend=backend if constrained else None, stats=stats,
+    result = _result(job, seq, info, backend=d.backend if d.constrained else None, stats=stats,
                      compile_s=compile_s[0], watch=watch)
     if len(result.text) > len(sent):
         yield StreamEvent("text", text=result.text[len(sent):])
