@@ -326,3 +326,16 @@ def test_stream_parses_against_the_compiled_grammar(tiny_model, tiny_tokenizer, 
     assert events[-1].result.ok and calls
     assert seen and all(tools is grammar and "tool_choice" not in kw and "format" not in kw for tools, kw in seen)
     assert isinstance(seen[0][0], ToolGrammar)
+
+
+def test_every_option_field_is_documented_in_the_generate_page():
+    from dataclasses import fields
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "generate.md").read_text(encoding="utf-8")
+    for cls in (GrammarOptions, PromptOptions, DecodingOptions):
+        assert cls.__name__ in text
+        doc = cls.__doc__ or ""
+        for f in fields(cls):
+            assert f"`{f.name}" in text or f"{f.name}=" in text, f"docs/generate.md does not document {f.name}"
+            assert f"{f.name}:" in doc, f"{cls.__name__}'s docstring does not document {f.name}"
