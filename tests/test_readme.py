@@ -314,9 +314,16 @@ def test_every_core_option_is_documented():
 
 
 def test_every_generate_option_is_documented(one_torch_thread):
+    import dataclasses
+
     import structcall
+    from structcall import decoding
 
     _check_documented(structcall.generate, "generate.md")
+    text = (ROOT / "docs" / "generate.md").read_text(encoding="utf-8")
+    for cls in (decoding.GrammarOptions, decoding.PromptOptions, decoding.DecodingOptions):
+        missing = [f.name for f in dataclasses.fields(cls) if f"`{f.name}" not in text and f"{f.name}=" not in text]
+        assert not missing, f"generate.md does not document {cls.__name__} fields {missing}"
 
 
 def test_no_process_words_in_docs():
