@@ -3,11 +3,16 @@ transformers or vLLM, selected without being listed, and guarded so it cannot ro
 
 Selection, in three steps:
 
-* a test file is left out (not even imported) when any of its import statements, wherever they
-  stand, names a module of `HEAVY_IMPORTS`;
-* a test is deselected when it uses a fixture of `HEAVY_FIXTURES` (directly or through other
-  fixtures) or is marked ``slow``, ``smollm2``, ``vllm`` or ``gpu``;
+* a test file is left out (not even imported) when an import statement outside its functions
+  names a module of `HEAVY_IMPORTS`;
+* a test is deselected when its own body imports one, when it uses a fixture of
+  `HEAVY_FIXTURES` (directly or through other fixtures), or when it is marked ``slow``,
+  ``smollm2``, ``vllm`` or ``gpu``;
 * every test that remains is marked ``core``.
+
+xgrammar imports torch and transformers when it is imported, so the tier blocks it (as if it
+were not installed): `structcall.testing.check_table` then asks lark and llguidance only, and
+the terminal summary says so; ``make test`` asks all three engines.
 
 The guard: if torch, transformers or vllm (`GUARDED`) is imported while the tier runs, during
 collection or by a test, the run fails and names where, so a file that starts needing torch
@@ -18,7 +23,9 @@ module explicitly in that file (it then leaves the tier) or by keeping the impor
 from __future__ import annotations
 
 import ast
+import inspect
 import sys
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +35,7 @@ import pytest
 GUARDED = ("torch", "transformers", "vllm")
 #: modules whose import (anywhere in a test file) takes the file out of the tier: the guarded
 #: libraries, the training stack, the benchmarks that decode, and structcall's own modules that load torch when imported
-HEAVY_IMPORTS = GUARDED + ("trl", "peft", "datasets", "accelerate", "gguf", "outlines",
+HEAVY_IMPORTS = GUARDED + ("xgrammar", "trl", "peft", "datasets", "accelerate", "gguf", "outlines",
                            "benchmarks.e2e_bench", "benchmarks.compile_bench", "benchmarks.mask_bench", "benchmarks.run",
                            "benchmarks.generate_sweep",
                            "structcall.decoding", "structcall.models", "structcall.experiments.training",
@@ -43,17 +50,36 @@ def _heavy(name: str) -> bool:
     return any(name == h or name.startswith(h + ".") for h in HEAVY_IMPORTS)
 
 
-@lru_cache(maxsize=None)
-def heavy_imports(path: Path) -> tuple[str, ...]:
-    """The heavy modules a Python file imports (any import statement, at any depth)."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+def _imports(tree) -> list[str]:
+    """The heavy modules imported in `tree`, not counting the bodies of functions inside it."""
+    found, todo = [], list(ast.iter_child_nodes(tree))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        todo += ast.iter_child_nodes(node)
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names if _heavy(a.name)]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             full = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             found += [m for m in full if _heavy(m)][:1]
-    return tuple(found)
+    return sorted(found)
+
+
+@lru_cache(maxsize=None)
+def heavy_imports(path: Path) -> tuple[str, ...]:
+    """The heavy modules a Python file imports outside its functions."""
+    return tuple(_imports(ast.parse(path.read_text(encoding="utf-8"), str(path))))
+
+
+def function_heavy_imports(fn) -> tuple[str, ...]:
+    """The heavy modules a test function imports in its own body."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return ()
+    body = [n for top in tree.body if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in top.body]
+    return tuple(_imports(ast.Module(body=body, type_ignores=[])))
 
 
 def loaded_guarded() -> list[str]:
@@ -70,6 +96,13 @@ def pytest_configure(config):
         already = loaded_guarded()
         if already:
             raise pytest.UsageError(f"--core: {already} imported before the tests were collected (by a plugin or conftest)")
+        sys.modules.setdefault("xgrammar", None)  # blocked: importing it raises ImportError, find_spec gives None
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.getoption("--core"):
+        terminalreporter.write_line("torch-free tier: xgrammar (it imports torch) was blocked, so grammar tables were "
+                                    "checked by lark and llguidance; `make test` checks xgrammar too")
 
 
 def pytest_ignore_collect(collection_path: Path, config):
@@ -84,6 +117,8 @@ def _is_core(item) -> bool:
     if any(item.get_closest_marker(m) for m in HEAVY_MARKS):
         return False
     if any(f in HEAVY_FIXTURES for f in getattr(item, "fixturenames", ())):
+        return False
+    if getattr(item, "function", None) is not None and function_heavy_imports(item.function):
         return False
     return not heavy_imports(Path(item.path))
 
