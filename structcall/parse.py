@@ -635,9 +635,11 @@ def _ws_pattern(part: str, *, head: bool = False, tail: bool = False) -> str:
     trail = part[len(part.rstrip(_WS)):]
     core = part.strip(_WS)
     out = []
-    for piece in re.split(r"(\{key\}|\{string\}|\s+)", core):
-        if piece == "{key}":
-            out.append(r'([^<>"\n]+)')
+    pieces = re.split(r"(\{key\}|\{string\}|\s+)", core)
+    for i, piece in enumerate(pieces):
+        if piece == "{key}":  # a name runs to the character that follows it in the envelope
+            stop = (pieces[i + 1][:1] if i + 1 < len(pieces) else "") or ">"
+            out.append("([^" + re.escape(stop) + "\\n]+)")
         elif piece == "{string}":
             out.append("(?:true|false)")
         elif piece and piece.isspace():
