@@ -1,7 +1,7 @@
 # structcall: every target sets up what it needs on a fresh machine.
 #   make run    - set up, then run the main job (the tiny SFT-vs-DPO experiment)
 #   make test   - set up (incl. the separate vLLM environment), then run every test
-#   make test-core - the torch-free tier only (no torch, transformers or vLLM), in about a minute
+#   make test-core - the torch-free tier only (no torch, transformers or vLLM), in under a minute (grammar sweeps are marked slow)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -15,6 +15,9 @@ from structcall.formats import FORMATS
 from structcall.testing import check_table, installed_engines, sample
 from structcall.tools import normalize_tools
 
+# grammar sweeps over every format and engine: minutes of CPU, so outside `make test-core`/`test-fast`
+pytestmark = pytest.mark.slow
+
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(p for p in CORPUS.glob("*.json") if p.name != "many_tools.json")
 BAD = sorted((CORPUS / "bad").glob("*.json"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,9 @@ from structcall.formats import FORMATS
 from structcall.render import render_calls
 from structcall.schema import Limits
 from structcall.testing import check_table, sample
+
+# grammar sweeps over every format and engine: minutes of CPU, so outside `make test-core`/`test-fast`
+pytestmark = pytest.mark.slow
 
 IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(lambda s: not __import__("keyword").iskeyword(s))
 PATTERNS = ["^[A-Z]{3}$", "^\\d{5}(-\\d{4})?$", "^[a-z]+(_[a-z]+)*$", "^(red|green|blue)$", "^[^@]+@[a-z]+\\.com$"]
