@@ -636,10 +636,9 @@ def _ws_pattern(part: str, *, head: bool = False, tail: bool = False) -> str:
     core = part.strip(_WS)
     out = []
     pieces = re.split(r"(\{key\}|\{string\}|\s+)", core)
-    for i, piece in enumerate(pieces):
-        if piece == "{key}":  # a name runs to the character that follows it in the envelope
-            stop = (pieces[i + 1][:1] if i + 1 < len(pieces) else "") or ">"
-            out.append("([^" + re.escape(stop) + "\\n]+)")
+    for piece in pieces:
+        if piece == "{key}":  # a name runs to the first place the rest of the envelope follows it
+            out.append("([^\\n]+?)")  # (MiniMax: `name="say "hi""` is the name `say "hi"`)
         elif piece == "{string}":
             out.append("(?:true|false)")
         elif piece and piece.isspace():
