@@ -123,7 +123,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def summary_table(results: dict[str, Any]) -> str:
-    """The headline table (the README's): per model, each system's time per call and tokens/s
+    """The headline table (docs/benchmarks.md's): per model, each system's time per call and tokens/s
     relative to unconstrained generation of the same calls, validity and fast-forward share."""
     e2e = results.get("e2e", {})
     if not e2e:

@@ -124,15 +124,15 @@ def test_smollm2_equals_generate_without_fast_forward(smollm2):
         assert ref.tool_calls
 
 
-def test_readme_example_runs():
+def test_docs_example_runs():
     import contextlib
     import io
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### With transformers `model.generate`: `ToolLogitsProcessor`"):]
+    text = (Path(__file__).resolve().parents[1] / "docs" / "generate.md").read_text(encoding="utf-8")
+    section = text[text.index("## With transformers `model.generate`: `ToolLogitsProcessor`"):]
     code = section[section.index("```python") + 9: section.index("```", section.index("```python") + 9)]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+        exec(compile(code, "docs/generate.md", "exec"), {"__name__": "docs"})  # noqa: S102 - our own docs
     assert buf.getvalue().strip() == "get_weather"

