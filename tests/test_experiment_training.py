@@ -63,3 +63,50 @@ def test_sft_then_dpo_move_the_weights_and_save_an_ordinary_model(setup, tmp_pat
                                    save_steps=100), progress=False)
     m3, _ = load_causal_lm(str(out2))
     assert flat(m3).shape == before.shape and (flat(m3) - flat(load_causal_lm(str(out))[0])).norm() > 0
+
+
+def test_an_interrupted_evaluation_resumes_at_its_last_whole_chunk(setup, tmp_path):
+    """Rows are appended chunk by chunk; a torn partial file resumes at its last whole chunk and
+    the regime's rows equal an uninterrupted evaluation's (same per-chunk seeds); a partial file
+    of other items is not reused."""
+    import json
+    from types import SimpleNamespace
+
+    from structcall.experiments.config import EvalSection
+    from structcall.experiments.stages import _eval_regime
+
+    base, _, _ = setup
+    model, tok = load_causal_lm(str(base))
+    examples = [{**e, "suite": "own"} for e in ToolTasks("eval", 10)]
+    logs: list[str] = []
+    run = SimpleNamespace(cfg=SimpleNamespace(eval=EvalSection(batch_size=2, max_new_tokens=12, temperature=1.0,
+                                                                bfcl_per_category=0),
+                                              format="hermes"),
+                          progress=False, log=logs.append)
+    tags = {"arm": "sft", "seed": 3, "model": str(base)}
+    whole = _eval_regime(run, model, tok, examples, "free", tmp_path / "a.partial.jsonl", tags=tags, seed=3, desc="a")
+    assert [r["item"] for r in whole] == [e["id"] for e in examples]
+    assert len((tmp_path / "a.partial.jsonl").read_text().splitlines()) == 10
+    from structcall.experiments.evaluation import evaluate_model
+
+    direct = evaluate_model(model, tok, examples, regime="free", batch_size=2, max_new_tokens=12, temperature=1.0,
+                            seed=3, format="hermes", progress=False)
+    assert [r["text"] for r in whole] == [r["text"] for r in direct]  # chunking changes no sample
+
+    # interrupted after 6 rows (one whole chunk of 4, then 2 rows of the next) and a torn line
+    lines = (tmp_path / "a.partial.jsonl").read_text().splitlines()
+    torn = tmp_path / "b.partial.jsonl"
+    torn.write_text("\n".join(lines[:6]) + "\n" + lines[6][:20])
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(lines[6][:20])
+    logs.clear()
+    resumed = _eval_regime(run, model, tok, examples, "free", torn, tags=tags, seed=3, desc="b")
+    assert any("resuming after 4 of 10" in m for m in logs), logs
+    assert [r["text"] for r in resumed] == [r["text"] for r in whole]
+
+    # a partial file written for other items (or another model) starts the regime again
+    other = tmp_path / "c.partial.jsonl"
+    other.write_text("\n".join(lines[:4]) + "\n")
+    logs.clear()
+    again = _eval_regime(run, model, tok, examples[::-1], "free", other, tags=tags, seed=3, desc="c")
+    assert any("does not match" in m for m in logs) and [r["item"] for r in again] == [e["id"] for e in examples[::-1]]

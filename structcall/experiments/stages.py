@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -219,9 +220,53 @@ def eval_items(run: Any) -> list[dict]:
     return items
 
 
-def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
+def _eval_regime(run: Any, model: Any, tok: Any, examples: list[dict], regime: str, partial: Path, *,
+                 tags: dict, seed: int, desc: str) -> list[dict]:
+    """One regime's rows, generated chunk by chunk and appended to ``partial`` as each chunk ends,
+    so an interrupted evaluation resumes at its last whole chunk. A chunk starting at item ``start``
+    samples with ``seed + start`` (as one :func:`evaluate_model` call over every item would), so a
+    resumed regime's rows equal an uninterrupted one's."""
     from .evaluation import evaluate_model
+    from .progress import batches
 
+    e = run.cfg.eval
+    size = max(e.batch_size * 2, 1)
+    done: list[dict] = []
+    if partial.exists():
+        kept = []
+        for line in partial.read_text().splitlines():
+            try:
+                kept.append(json.loads(line))
+            except json.JSONDecodeError:  # a line torn by the interruption: it and what follows are redone
+                break
+        n = len(kept) - len(kept) % size  # whole chunks only; a torn last line is dropped with its chunk
+        ids = [(ex.get("suite", "own"), ex["id"]) for ex in examples[:n]]
+        if [(r["suite"], r["item"]) for r in kept[:n]] == ids and all(
+                r.get(k) == v for r in kept[:n] for k, v in tags.items()):
+            done = kept[:n]
+            run.log(f"eval: {desc}: resuming after {n} of {len(examples)} items ({partial})")
+        else:
+            run.log(f"eval: {desc}: {partial} does not match these items; starting the regime again")
+    with partial.open("w") as f:  # rewritten with the whole chunks kept
+        for r in done:
+            f.write(json.dumps(r) + "\n")
+    rows = list(done)
+    for start, chunk in batches(examples, size=size, desc=desc, progress=run.progress):
+        if start < len(done):
+            continue
+        new = evaluate_model(model, tok, chunk, regime=regime, backend=e.backend, max_new_tokens=e.max_new_tokens,
+                             batch_size=e.batch_size, temperature=e.temperature, seed=seed + start,
+                             fast_forward=e.fast_forward, format=run.cfg.format, progress=False, tags=tags)
+        with partial.open("a") as f:
+            for r in new:
+                f.write(json.dumps(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        rows += new
+    return rows
+
+
+def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
     e = run.cfg.eval
     examples = eval_items(run)
     if e.bfcl_arms and arm not in e.bfcl_arms:
@@ -232,16 +277,15 @@ def eval_model(run: Any, arm: str, seed: int, path: str, out: Path) -> None:
         target = out / f"{regime}.jsonl"
         if target.exists():  # written by an earlier, interrupted run
             continue
-        rows = evaluate_model(model, tok, examples, regime=regime, backend=e.backend, max_new_tokens=e.max_new_tokens,
-                              batch_size=e.batch_size, temperature=e.temperature, seed=seed,
-                              fast_forward=e.fast_forward, format=run.cfg.format,
-                              progress=run.progress, desc=f"eval {arm} s{seed} {regime}",
-                              tags={"arm": arm, "seed": seed, "model": path})
+        rows = _eval_regime(run, model, tok, examples, regime, out / f"{regime}.partial.jsonl",
+                            tags={"arm": arm, "seed": seed, "model": path}, seed=seed,
+                            desc=f"eval {arm} s{seed} {regime}")
         tmp = target.with_suffix(".tmp")
         with tmp.open("w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
         tmp.replace(target)
+        (out / f"{regime}.partial.jsonl").unlink(missing_ok=True)
         own = [r for r in rows if r["suite"] == "own" and r["expect"] == "call"]
         valid = sum(r["format_valid"] and r["decision"] == "call" for r in own) / max(1, len(own))
         acc = sum(r["ast"] for r in own) / max(1, len(own))
