@@ -216,6 +216,22 @@ def test_streamed_arguments_concatenate_to_the_validated_arguments(client, token
             assert_valid_call(names[i], args[i])
 
 
+def test_top_k_request_option_admits_only_the_retrieved_tools(client):
+    # BM25 over the last user message; the random model can only call what the grammar admits
+    for question, tool in (("What is the weather in Paris?", "get_weather"), ("Add two integers, 2 and 3.", "add"),
+                           ("Book a flight to Oslo.", "book_flight")):
+        for seed in range(2):
+            r = chat(client, messages=[{"role": "user", "content": question}], tool_choice="required", seed=seed,
+                     extra_body={"vllm_xargs": {"structcall_top_k": 1}})
+            calls = r.choices[0].message.tool_calls
+            assert calls and {tc.function.name for tc in calls} == {tool}, (question, calls)
+            for tc in calls:
+                assert_valid_call(tc.function.name, tc.function.arguments)
+    with pytest.raises(openai.BadRequestError) as err:
+        chat(client, tool_choice="required", extra_body={"vllm_xargs": {"structcall_top_k": 0}})
+    assert "structcall_top_k" in str(err.value) and "positive integer" in str(err.value)
+
+
 def test_responses_api_with_flat_function_tools(client):
     flat = [{"type": "function", **t["function"]} for t in TOOLS]
     r = client.responses.create(model=MODEL_NAME, input="Add 2 and 3.", tools=flat, tool_choice="required",
