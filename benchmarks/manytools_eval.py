@@ -16,8 +16,11 @@ play. For each ``N`` and each question the same model answers under:
 each decoded ``constrained`` (llguidance) and, at the ``--free-sizes``, ``free`` (no mask; parse
 and validate only), greedy, ``tool_choice="required"`` and one call (every ``multiple`` question
 wants exactly one; the prompt says so in both regimes), fast-forward off (so the two regimes
-differ by the mask alone). Cells run cheapest first; Ctrl-C / SIGTERM stops early and still
-writes the summary of what ran. Scored by BFCL's
+differ by the mask alone). Cells run cheapest first (``--order question``: each question through
+every cell in turn); Ctrl-C / SIGTERM stops early and still writes the summary of what ran.
+Each row is appended to ``items.jsonl`` as it finishes; ``--resume`` keeps those rows and runs
+only what is missing (a larger ``--limit`` adds questions: up to 21, the seeded sample of a
+smaller limit is a prefix of a larger one's). Scored by BFCL's
 AST check (``structcall.experiments.verifier.ast_match``). A cell whose prompts would not fit the model's
 context is not run and is reported as such. Writes ``results.json``, ``items.jsonl``,
 ``results.md`` and ``accuracy.png`` to ``--out``; prints prompt tokens per view (what compact
@@ -144,14 +147,36 @@ def run(args: argparse.Namespace) -> dict:
     skipped: list[dict] = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    items_file = (out / "items.jsonl").open("w")
+    done: set[tuple] = set()
+    if args.resume:
+        rows, done = previous_rows(out, args, [i["id"] for i in items])
+        log(f"--resume: {len(rows)} rows kept from {out / 'items.jsonl'}")
+    items_file = (out / "items.jsonl").open("a" if args.resume else "w")
     started = time.perf_counter()
     def need(n: int, view: str) -> float:
         t = next(r for r in token_rows if r["tools"] == n)
         return t["compact_tokens"] if view == "compact" else t["full_tokens"] * (min(args.top_k, n) / n if view == "retrieval" else 1)
 
-    cells = sorted(build_cells(args.sizes, args.views, args.top_k, args.free_sizes, args.regimes),
-                   key=lambda c: (need(c[0], c[1]), c[0], c[2]))
+    cells = []
+    for n, view, regime in sorted(build_cells(args.sizes, args.views, args.top_k, args.free_sizes, args.regimes),
+                                  key=lambda c: (need(c[0], c[1]), c[0], c[2])):
+        if context and need(n, view) + 400 + args.max_new_tokens > context:
+            skipped.append({"tools": n, "view": view, "regime": regime,
+                            "why": f"the tool list alone averages {need(n, view):.0f} tokens; context is {context}"})
+            log(f"skip {view} at {n} tools: {skipped[-1]['why']}")
+        elif view == "full" and args.full_max and n > args.full_max:
+            skipped.append({"tools": n, "view": view, "regime": regime,
+                            "why": f"--full-max {args.full_max}: ~{need(n, view):.0f}-token tool list, too slow here"})
+            log(f"skip {view} at {n} tools: {skipped[-1]['why']}")
+        else:
+            cells.append((n, view, regime))
+    # --order cell: every question of a cell, cheapest cell first; --order question: each question
+    # through every cell before the next one, so a stopped run leaves every cell with the same
+    # questions (give or take the one in progress)
+    if args.order == "question":
+        jobs = [(item, cell) for item in items for cell in cells]
+    else:
+        jobs = [(item, cell) for cell in cells for item in items]
     stop = {"why": None}
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -159,60 +184,87 @@ def run(args: argparse.Namespace) -> dict:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
-    for n, view, regime in cells:
-        if stop["why"]:
-            skipped.append({"tools": n, "view": view, "regime": regime, "why": stop["why"]})
-            continue
-        if context and need(n, view) + 400 + args.max_new_tokens > context:
-            skipped.append({"tools": n, "view": view, "regime": regime,
-                            "why": f"the tool list alone averages {need(n, view):.0f} tokens; context is {context}"})
-            log(f"skip {view} at {n} tools: {skipped[-1]['why']}")
-            continue
-        if view == "full" and args.full_max and n > args.full_max:
-            skipped.append({"tools": n, "view": view, "regime": regime,
-                            "why": f"--full-max {args.full_max}: ~{need(n, view):.0f}-token tool list, too slow here"})
-            log(f"skip {view} at {n} tools: {skipped[-1]['why']}")
-            continue
-        t_cell = time.perf_counter()
-        try:
-            for item in items:
-                tools = tool_sets(item, library, n, seed=args.seed)
-                specs = normalize_tools(tools)
-                opts: dict[str, Any] = {"tool_choice": "required", "parallel_tool_calls": False, "backend": "llguidance",
-                                        "constrained": regime == "constrained", "max_new_tokens": args.max_new_tokens,
-                                        "fast_forward": False}
-                if view == "retrieval":
-                    opts.update(top_k=args.top_k)
-                    tools_arg: Any = ToolLibrary(specs)
-                else:
-                    opts.update(tool_prompt=view)
-                    tools_arg = specs
-                r = generate(model, tok, item["messages"], tools_arg, **opts)
-                admitted = specs if view != "retrieval" else [s for s in specs if s.name in (r.candidates or [])]
-                score = _score(r, item, {s.original_name: s.parameters for s in admitted},
-                               {s.name: s.original_name for s in admitted})
-                gold = {_norm(next(iter(g))) for g in item["ground_truth"]}
-                row = {"tools": n, "view": view, "regime": regime, "item": item["id"], **score,
-                       "picked": picked_gold(r.text, item),
-                       "retrieved_gold": None if r.candidates is None else bool(gold & set(r.candidates)),
-                       "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-                       "finish_reason": r.finish_reason, "error_kinds": r.error_kinds, "text": r.text,
-                       "seconds": r.timings["total"]}
-                rows.append(row)
-                items_file.write(json.dumps(row) + "\n")
-                items_file.flush()
-        except KeyboardInterrupt:
-            stop["why"] = stop["why"] or "stopped by Ctrl-C"
-            log(f"{stop['why']}: writing what ran ({view} at {n} tools {regime} cut short)")
-        cell = [x for x in rows if (x["tools"], x["view"], x["regime"]) == (n, view, regime)]
-        if not cell:
-            continue
-        log(f"{view:>9} {n:>3} tools {regime:>11}: AST {sum(x['ast'] for x in cell)}/{len(cell)}, valid "
-            f"{sum(x['valid'] for x in cell)}/{len(cell)}, prompt {sum(x['prompt_tokens'] for x in cell) / len(cell):.0f} "
-            f"tokens, {time.perf_counter() - t_cell:.0f} s (total {time.perf_counter() - started:.0f} s)")
+    try:
+        for item, (n, view, regime) in jobs:
+            if (n, view, regime, item["id"]) in done:
+                continue
+            tools = tool_sets(item, library, n, seed=args.seed)
+            specs = normalize_tools(tools)
+            opts: dict[str, Any] = {"tool_choice": "required", "parallel_tool_calls": False, "backend": "llguidance",
+                                    "constrained": regime == "constrained", "max_new_tokens": args.max_new_tokens,
+                                    "fast_forward": False}
+            if view == "retrieval":
+                opts.update(top_k=args.top_k)
+                tools_arg: Any = ToolLibrary(specs)
+            else:
+                opts.update(tool_prompt=view)
+                tools_arg = specs
+            r = generate(model, tok, item["messages"], tools_arg, **opts)
+            admitted = specs if view != "retrieval" else [s for s in specs if s.name in (r.candidates or [])]
+            score = _score(r, item, {s.original_name: s.parameters for s in admitted},
+                           {s.name: s.original_name for s in admitted})
+            gold = {_norm(next(iter(g))) for g in item["ground_truth"]}
+            row = {"tools": n, "view": view, "regime": regime, "item": item["id"], **score,
+                   "picked": picked_gold(r.text, item),
+                   "retrieved_gold": None if r.candidates is None else bool(gold & set(r.candidates)),
+                   "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+                   "finish_reason": r.finish_reason, "error_kinds": r.error_kinds, "text": r.text,
+                   "seconds": r.timings["total"]}
+            rows.append(row)
+            done.add((n, view, regime, item["id"]))
+            items_file.write(json.dumps(row) + "\n")
+            items_file.flush()
+            cell = [x for x in rows if (x["tools"], x["view"], x["regime"]) == (n, view, regime)]
+            log(f"{view:>9} {n:>3} tools {regime:>11} {item['id']}: AST {sum(x['ast'] for x in cell)}/{len(cell)}, "
+                f"valid {sum(x['valid'] for x in cell)}/{len(cell)}, {row['seconds']:.0f} s "
+                f"(total {time.perf_counter() - started:.0f} s)")
+    except KeyboardInterrupt:
+        stop["why"] = stop["why"] or "stopped by Ctrl-C"
+        log(f"{stop['why']}: writing what ran")
+    if stop["why"]:
+        ran = {(x["tools"], x["view"], x["regime"]) for x in rows}
+        skipped += [{"tools": n, "view": view, "regime": regime, "why": stop["why"]}
+                    for n, view, regime in cells if (n, view, regime) not in ran]
     items_file.close()
     return {"rows": rows, "skipped": skipped, "tokens": token_rows, "items": [i["id"] for i in items],
             "context": context}
+
+
+# what must match for a resumed run's rows to be comparable with the new ones
+RESUME_KEYS = ("model", "seed", "top_k", "max_new_tokens")
+
+
+def previous_rows(out: Path, args: argparse.Namespace, item_ids: list[str]) -> tuple[list[dict], set[tuple]]:
+    """The rows an earlier run left in ``out/items.jsonl`` (for ``--resume``) and their
+    (tools, view, regime, item) keys. Refuses, naming the setting, when that run's
+    ``results.json`` shows other settings; rows of questions outside this run's sample are dropped."""
+    path = out / "items.jsonl"
+    if not path.exists():
+        return [], set()
+    prev = out / "results.json"
+    if prev.exists():
+        before = json.loads(prev.read_text()).get("args", {})
+        for key in RESUME_KEYS:
+            if key in before and before[key] != getattr(args, key):
+                raise SystemExit(f"--resume: {prev} was run with --{key.replace('_', '-')} {before[key]!r}, "
+                                 f"this run has {getattr(args, key)!r}; use the same setting or another --out")
+    wanted = set(item_ids)
+    rows, done = [], set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as e:  # a line cut by a kill mid-write
+            log(f"--resume: {path}:{lineno} is not JSON ({e.msg}); dropped")
+            continue
+        key = (r["tools"], r["view"], r["regime"], r["item"])
+        if r["item"] in wanted and key not in done:
+            rows.append(r)
+            done.add(key)
+    # rewrite without dropped lines, so the file and the summary agree
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return rows, done
 
 
 _FIRST_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
@@ -246,10 +298,19 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
+def per_cell(result: dict) -> str:
+    """How many questions each cell holds, in words."""
+    ns = sorted({s["n"] for s in result["summary"]})
+    if len(ns) <= 1:
+        k = ns[0] if ns else len(result["items"])
+        return f"{k} BFCL v4 `multiple` questions per cell (the same questions in every cell)"
+    return (f"{ns[0]}-{ns[-1]} BFCL v4 `multiple` questions per cell (column n; every cell holds the first n "
+            f"of the same seeded sample of {len(result['items'])})")
+
+
 def to_markdown(result: dict) -> str:
     pct = lambda x: f"{100 * x:.0f}"  # noqa: E731
-    lines = [f"Model: {result['model']}; {len(result['items'])} BFCL v4 `multiple` questions per cell "
-             f"(the same questions in every cell), greedy, tool_choice=required, one call, llguidance; retrieval = BM25 "
+    lines = [f"Model: {result['model']}; {per_cell(result)}, greedy, tool_choice=required, one call, llguidance; retrieval = BM25 "
              f"top-{result['top_k']}. Machine: {result['machine']}. 95% Wilson intervals.", "",
              "`picked gold`: the first function the output names is the right one (even if the call was then "
              "cut off or invalid); `valid`: a complete call that validates; `right function`: valid and the right "
@@ -298,7 +359,9 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("tools in play (BFCL multiple + BFCL distractors)")
         ax.set_ylabel(f"{title}, % (95% CI)")
         ax.set_ylim(-5, 105)
-        ax.set_title(f"{result['model']}, n={len(result['items'])} per point: {title}", fontsize=10)
+        ns = sorted({s["n"] for s in result["summary"]})
+        span = f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+        ax.set_title(f"{result['model']}, {span} per point: {title}", fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -326,6 +389,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results/manytools")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows of --out/items.jsonl (same model, seed, top-k, max-new-tokens) and run only "
+                        "the missing (cell, question) pairs, appending; with a larger --limit, adds questions")
+    p.add_argument("--order", choices=("cell", "question"), default="cell",
+                   help="cell: each cell's questions together, cheapest cell first (default); question: each "
+                        "question through every cell, so a stopped run leaves the cells with the same questions")
     p.add_argument("--summarise", metavar="DIR",
                    help="only re-summarise DIR (its results.json and items.jsonl) into --out; runs no model")
     args = p.parse_args(argv)
