@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,23 @@ def test_an_interrupted_evaluation_resumes_at_its_last_whole_chunk(setup, tmp_pa
     logs.clear()
     again = _eval_regime(run, model, tok, examples[::-1], "free", other, tags=tags, seed=3, desc="c")
     assert any("does not match" in m for m in logs) and [r["item"] for r in again] == [e["id"] for e in examples[::-1]]
+
+
+def test_costs_times_full_and_lora_training_per_unit(setup, capsys, monkeypatch):
+    """`python -m structcall.experiments.costs` on a real tiny model: per-unit wall and CPU seconds
+    for both variants, and both ratios printed (CPU is the one to read on a shared core)."""
+    import sys
+
+    from structcall.experiments import costs
+
+    base, _, _ = setup
+    monkeypatch.setattr(sys, "argv", ["costs", "--model", str(base), "--examples", "4", "--pairs", "2",
+                                      "--lora-r", "4", "--batch-size", "2"])
+    costs.main()
+    out = capsys.readouterr().out
+    res = json.loads(out[:out.index("\n}\n") + 2])
+    for name in ("full", "lora_r4"):
+        assert set(res[name]) == {"sft_wall_s_per_example", "sft_cpu_s_per_example", "dpo_wall_s_per_pair",
+                                  "dpo_cpu_s_per_pair"}
+        assert all(v > 0 for v in res[name].values())
+    assert "LoRA / full, wall: SFT x" in out and "LoRA / full, CPU: SFT x" in out

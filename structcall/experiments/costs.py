@@ -72,6 +72,9 @@ def main() -> None:
     print(f"prompt tokens (mean): {res['prompt_tokens_mean']['value']:.0f}")
     print(f"LoRA / full, wall: SFT x{lora['sft_wall_s_per_example'] / full['sft_wall_s_per_example']:.2f}, "
           f"DPO x{lora['dpo_wall_s_per_pair'] / full['dpo_wall_s_per_pair']:.2f}")
+    # on a shared core the wall ratio also measures the neighbours; CPU seconds are this process's own
+    print(f"LoRA / full, CPU: SFT x{lora['sft_cpu_s_per_example'] / full['sft_cpu_s_per_example']:.2f}, "
+          f"DPO x{lora['dpo_cpu_s_per_pair'] / full['dpo_cpu_s_per_pair']:.2f}")
 
 
 if __name__ == "__main__":
