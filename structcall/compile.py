@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from .errors import Problem, SchemaError
 from .formats import OutputFormat, check_format, load_format, not_opener_text, xml_raw_value
 from .grammar import Alt, Chars, FreeText, Grammar, Lit, Node, Ref, Rep, Seq, alt, opt, seq, to_gbnf, to_lark, to_llguidance, to_regex
-from .schema import FORMAT_REGEXES, Limits, SchemaCompiler, SchemaNote, _PatternCompiler, is_identifier
+from .schema import FORMAT_REGEXES, Limits, PatternCompiler, SchemaCompiler, SchemaNote, is_identifier
 from .tools import ToolSpec, closest, normalize_tools
 
 __all__ = ["compile_tools", "ToolGrammar", "ToolChoice", "DEFAULT_MAX_CALLS", "normalize_tool_choice", "cache_info", "clear_cache"]
@@ -191,7 +191,7 @@ class _XmlArguments(SchemaCompiler):
                                      f"length together with format {schema['format']!r} is checked by the validator")
             if schema["format"] in ("date", "date-time"):
                 self.note_unenforced(f"{pointer}/format", "format", "the grammar enforces the shape; calendar validity (e.g. no Feb 30) is checked by the validator")
-            return _PatternCompiler("json", cap).compile("^" + rx.replace("%(cap)d", str(cap)) + "$")
+            return PatternCompiler(cap).compile("^" + rx.replace("%(cap)d", str(cap)) + "$")
         lo, hi = int(schema.get("minLength", 0) or 0), schema.get("maxLength")
         self.note_cap(pointer, "maxLength", f"XML parameter text holds no '<'{'' if hi is not None else f', at most {max(cap, lo)} characters'}")
         for kw in ("pattern", "format"):
