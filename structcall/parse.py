@@ -24,6 +24,7 @@ from typing import Any
 from . import patterns
 from .errors import ToolCallError
 from .formats import check_format, load_format, xml_raw_value
+from .pointer import join
 from .schema import FORMAT_REGEXES
 from .tools import ToolSpec, closest, normalize_tools
 
@@ -235,10 +236,6 @@ def _allowed_extra(params: dict, key: str) -> bool | None:
     return addl is not False
 
 
-def _ptr(parts) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def _short(v, n: int = 60) -> str:
     s = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
     return s if len(s) <= n else s[: n - 3] + "..."
@@ -267,13 +264,13 @@ def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, 
             expected = ", ".join(props) or "(none)"
             if params.get("patternProperties"):
                 expected += "; or a name matching " + ", ".join(map(repr, params["patternProperties"]))
-            errs.append(("unknown_argument", f"{base}/arguments{_ptr([k])}", f"unknown argument {k!r} for {spec.name}; expected one of: {expected}.{closest(k, props)}"))
+            errs.append(("unknown_argument", join(f"{base}/arguments", k), f"unknown argument {k!r} for {spec.name}; expected one of: {expected}.{closest(k, props)}"))
     for k in required:
         if k not in args:
-            errs.append(("missing_argument", f"{base}/arguments{_ptr([k])}", f"missing required argument {k!r} for {spec.name}"))
+            errs.append(("missing_argument", join(f"{base}/arguments", k), f"missing required argument {k!r} for {spec.name}"))
     for path, v in _walk(args):
         if isinstance(v, float) and not math.isfinite(v):
-            errs.append(("value", f"{base}/arguments{_ptr(path)}", f"number out of range: {v}"))
+            errs.append(("value", join(f"{base}/arguments", *path), f"number out of range: {v}"))
     if errs and any(k == "value" and m.startswith("number out of range") for k, _, m in errs):
         return errs
     try:
@@ -285,7 +282,7 @@ def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, 
             continue  # the root's own required/additionalProperties: reported above, per argument
         kind = {"type": "type", "required": "missing_argument", "additionalProperties": "unknown_argument"}.get(e.validator, "value")
         msg = e.message if len(e.message) < 200 else e.message[:197] + "..."
-        errs.append((kind, f"{base}/arguments{_ptr(e.absolute_path)}", msg))
+        errs.append((kind, join(f"{base}/arguments", *e.absolute_path), msg))
     if not errs and spec.model is not None:
         import pydantic
 
@@ -294,7 +291,7 @@ def validate_arguments(spec: ToolSpec, args, base: str = "") -> list[tuple[str, 
         except pydantic.ValidationError as ve:
             for d in ve.errors():
                 kind = "type" if "type" in d.get("type", "") or d.get("type", "").endswith("_parsing") else "value"
-                errs.append((kind, f"{base}/arguments{_ptr(d.get('loc', ()))}", d.get("msg", "invalid")))
+                errs.append((kind, join(f"{base}/arguments", *d.get('loc', ())), d.get("msg", "invalid")))
     return errs
 
 
@@ -914,7 +911,7 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
         if extra and not lenient:
             errors.append(("parse", base, f"unexpected key(s) {', '.join(map(repr, extra))} in a call; a call has only '{nkey}' and '{akey}'"))
         if not isinstance(name, str):
-            errors.append(("parse", f"{base}/{nkey}", f"a call needs a string '{nkey}'"))
+            errors.append(("parse", join(base, nkey), f"a call needs a string '{nkey}'"))
             continue
         spec = by_name.get(name) or by_name.get(name.replace(".", "_"))
         if spec is None:
@@ -922,7 +919,7 @@ def parse_output(text: str, tools, *, format: str | None = None, lenient: bool =
             continue
         if args is None:
             if spec.parameters.get("required"):
-                errors.append(("parse", f"{base}/{akey}", f"the call to {spec.name} has no '{akey}'"))
+                errors.append(("parse", join(base, akey), f"the call to {spec.name} has no '{akey}'"))
                 continue
             args = {}
         if item.get("_raw") and isinstance(args, dict):

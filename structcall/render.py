@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from .formats import check_format, load_format, xml_raw_value
+from .pointer import resolve_ref
 from .schema import render_literal
 from .tools import ToolSpec, normalize_tools
 
@@ -19,11 +20,7 @@ __all__ = ["render_calls", "order_arguments"]
 def _resolve(schema, root):
     seen = 0
     while isinstance(schema, dict) and "$ref" in schema and seen < 32:
-        ref = schema["$ref"]
-        doc = root
-        for part in [p for p in ref[1:].split("/") if p]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+        doc = resolve_ref(root, schema["$ref"])
         merged = dict(doc) if isinstance(doc, dict) else {}
         merged.update({k: v for k, v in schema.items() if k != "$ref"})
         schema = merged if len(schema) > 1 else doc

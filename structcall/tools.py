@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 import re
 import threading
 import typing
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from .errors import Problem, SchemaError
+from .pointer import PointerError, join, resolve_ref
 
 __all__ = ["ToolSpec", "normalize_tools", "BFCL_TYPES", "NAME_RE", "MAX_SCHEMA_DEPTH"]
 
@@ -128,7 +128,7 @@ def _too_deep(schema, pointer: str, limit: int) -> str | None:
         if d > limit:
             return ptr
         if isinstance(node, dict):
-            stack.extend((v, f"{ptr}/{_esc(k)}", d + 1) for k, v in node.items() if isinstance(v, (dict, list)))
+            stack.extend((v, join(ptr, k), d + 1) for k, v in node.items() if isinstance(v, (dict, list)))
         elif isinstance(node, list):
             stack.extend((v, f"{ptr}/{i}", d + 1) for i, v in enumerate(node) if isinstance(v, (dict, list)))
     return None
@@ -168,7 +168,7 @@ def _normalize_types(schema, pointer: str, problems: list[Problem], draft: int =
             out[k] = mapped if isinstance(v, list) else mapped[0]
         elif k in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas", "dependencies"):
             out[k] = (
-                {pk: _normalize_types(pv, f"{pointer}/{k}/{_esc(pk)}", problems, draft) for pk, pv in v.items()}
+                {pk: _normalize_types(pv, join(pointer, k, pk), problems, draft) for pk, pv in v.items()}
                 if isinstance(v, dict)
                 else v
             )
@@ -218,10 +218,6 @@ def _normalize_types(schema, pointer: str, problems: list[Problem], draft: int =
     return out
 
 
-def _esc(s: str) -> str:
-    return str(s).replace("~", "~0").replace("/", "~1")
-
-
 def _check_refs(schema, root, pointer: str, problems: list[Problem]):
     if isinstance(schema, dict):
         ref = schema.get("$ref")
@@ -229,20 +225,14 @@ def _check_refs(schema, root, pointer: str, problems: list[Problem]):
             if not ref.startswith("#"):
                 problems.append(Problem(f"{pointer}/$ref", f"only local references ('#/...') are supported, got {ref!r}"))
             else:
-                doc = root
-                for part in [p for p in ref[1:].split("/") if p]:
-                    part = part.replace("~1", "/").replace("~0", "~")
-                    if isinstance(doc, dict) and part in doc:
-                        doc = doc[part]
-                    elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
-                        doc = doc[int(part)]
-                    else:
-                        problems.append(Problem(f"{pointer}/$ref", f"$ref {ref!r} points nowhere"))
-                        break
+                try:
+                    resolve_ref(root, ref)
+                except PointerError as e:
+                    problems.append(Problem(f"{pointer}/$ref", f"$ref {ref!r} points nowhere ({e.reason})"))
         for k, v in schema.items():
             if k in ("enum", "const", "default", "examples", "example"):
                 continue
-            _check_refs(v, root, f"{pointer}/{_esc(k)}", problems)
+            _check_refs(v, root, join(pointer, k), problems)
     elif isinstance(schema, list):
         for i, v in enumerate(schema):
             _check_refs(v, root, f"{pointer}/{i}", problems)
@@ -279,7 +269,7 @@ def check_schema(schema, pointer: str, problems: list[Problem]) -> None:
         problems.append(Problem(pointer, f"not a valid JSON Schema: {schema!r} is not of type 'object', 'boolean'"))
         return
     for k, v in schema.items():
-        p = f"{pointer}/{_esc(k)}"
+        p = join(pointer, k)
         bad = None
         if k in _SCHEMA_KW:
             check_schema(v, p, problems)
@@ -288,13 +278,13 @@ def check_schema(schema, pointer: str, problems: list[Problem]) -> None:
                 bad = "an object of schemas"
             else:
                 for kk, vv in v.items():
-                    check_schema(vv, f"{p}/{_esc(kk)}", problems)
+                    check_schema(vv, join(p, kk), problems)
                 if k == "patternProperties":
                     for kk in v:
                         try:
                             re.compile(kk)
                         except re.error as e:
-                            problems.append(Problem(f"{p}/{_esc(kk)}", f"not a valid JSON Schema: {kk!r} is not a 'regex' ({e})"))
+                            problems.append(Problem(join(p, kk), f"not a valid JSON Schema: {kk!r} is not a 'regex' ({e})"))
         elif k in _SCHEMA_LIST_KW:
             if not isinstance(v, list) or not v:
                 bad = "a non-empty array of schemas"
@@ -651,7 +641,3 @@ def closest(name: str, options) -> str:
     """A 'Did you mean ...?' suffix, or ''."""
     m = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
     return f" Did you mean {m[0]!r}?" if m else ""
-
-
-def tools_json(specs: list[ToolSpec]) -> str:
-    return json.dumps([s.signature() for s in specs], sort_keys=True, ensure_ascii=False)

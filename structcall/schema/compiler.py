@@ -14,13 +14,10 @@ from ..errors import Problem, SchemaError, UnsupportedSchemaError
 from ..grammar import EMPTY, Alt, Grammar, Lit, Node, Ref, Rep, Seq, alt, opt, seq
 from .containers import ContainerRules
 from .merge import canon, disjoint_types, infer_types, is_structured, merge_all_of, merge_pair
+from ..pointer import PointerError, join, resolve_ref
 from .notes import ANNOTATIONS, VALIDATOR_ONLY, Limits, SchemaNote
 from .scalars import ScalarRules
 from .syntax import DIGIT, DIGIT19, SYNTAXES
-
-
-def _esc_pointer(s: str) -> str:
-    return s.replace("~", "~0").replace("/", "~1")
 
 
 class SchemaCompiler(ScalarRules, ContainerRules):
@@ -134,11 +131,11 @@ class SchemaCompiler(ScalarRules, ContainerRules):
                 self.note_unenforced(f"{pointer}/allOf", "allOf", "only the mergeable branches are in the grammar; the rest is checked by the validator")
         for kw in schema:
             if kw in VALIDATOR_ONLY or kw in ("anyOf", "oneOf", "minProperties", "maxProperties"):
-                self.note_unenforced(f"{pointer}/{_esc_pointer(kw)}", kw, "not expressible in keyword arguments; checked by the validator after decoding")
+                self.note_unenforced(join(pointer, kw), kw, "not expressible in keyword arguments; checked by the validator after decoding")
         props = schema.get("properties") or {}
         bad = list(dict.fromkeys(k for k in list(props) + list(schema.get("required") or []) if not is_identifier(k)))
         if bad:
-            raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(k)}", f"argument name {k!r} is not a Python identifier (or is a keyword), so it cannot be a keyword argument in the pythonic format") for k in bad])
+            raise SchemaError([Problem(join(pointer, "properties", k), f"argument name {k!r} is not a Python identifier (or is a keyword), so it cannot be a keyword argument in the pythonic format") for k in bad])
         addl = schema.get("additionalProperties")
         if "patternProperties" in schema:
             self.note_cap(f"{pointer}/patternProperties", "patternProperties", "pythonic format: keyword arguments matching patternProperties are not generated; only declared properties are")
@@ -188,7 +185,7 @@ class SchemaCompiler(ScalarRules, ContainerRules):
     def _value(self, schema: dict, pointer: str, depth: int) -> Node:
         for kw in schema:
             if kw in VALIDATOR_ONLY:
-                self.note_unenforced(f"{pointer}/{_esc_pointer(kw)}", kw, "not expressible in the grammar; checked by the validator after decoding")
+                self.note_unenforced(join(pointer, kw), kw, "not expressible in the grammar; checked by the validator after decoding")
         if "$ref" in schema:
             return self._ref(schema, pointer, depth)
         if "allOf" in schema:
@@ -256,16 +253,10 @@ class SchemaCompiler(ScalarRules, ContainerRules):
     def _resolve(self, ref: str, pointer: str):
         if not isinstance(ref, str) or not ref.startswith("#"):
             raise SchemaError([Problem(pointer, f"only local $ref ('#/...') is supported, got {ref!r}")])
-        doc = self._root
-        parts = [p for p in ref[1:].split("/") if p != ""] if ref != "#" else []
-        for p in parts:
-            p = p.replace("~1", "/").replace("~0", "~")
-            if isinstance(doc, dict) and p in doc:
-                doc = doc[p]
-            elif isinstance(doc, list) and p.isdigit() and int(p) < len(doc):
-                doc = doc[int(p)]
-            else:
-                raise SchemaError([Problem(pointer, f"$ref {ref!r} points nowhere")])
+        try:
+            doc = resolve_ref(self._root, ref)
+        except PointerError as e:
+            raise SchemaError([Problem(pointer, f"$ref {ref!r} points nowhere ({e.reason})")]) from None
         return doc, self._root_pointer + ref[1:]
 
     # -- scalars

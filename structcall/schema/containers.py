@@ -9,12 +9,9 @@ import re
 from ..errors import Problem, SchemaError
 from ..grammar import EMPTY, Chars, Lit, Node, Rep, alt, opt, seq
 from ..patterns import PatternUndecided, search
+from ..pointer import join
 from .regex import CONTROL_ESCAPES, PatternCompiler, PatternUnsupported, encode_class, encode_literal_char
 from .syntax import ANY_DECODED
-
-
-def _esc_pointer(s: str) -> str:
-    return s.replace("~", "~0").replace("/", "~1")
 
 
 class ContainerRules:
@@ -89,9 +86,9 @@ class ContainerRules:
         for name, sub in props.items():
             if sub is False:  # a forbidden property: never emitted
                 if name in required:
-                    raise SchemaError([Problem(f"{pointer}/properties/{_esc_pointer(name)}", "a required property has schema false")])
+                    raise SchemaError([Problem(join(pointer, "properties", name), "a required property has schema false")])
                 continue
-            entries.append((name, sub, name in required, f"{pointer}/properties/{_esc_pointer(name)}"))
+            entries.append((name, sub, name in required, join(pointer, "properties", name)))
         addl = schema.get("additionalProperties")
         for name in required:
             if name not in props:
@@ -217,7 +214,7 @@ class ContainerRules:
         out: list[Node] = []
         open_pats = []
         for pat, sub in pprops.items():
-            pptr = f"{pointer}/patternProperties/{_esc_pointer(pat)}"
+            pptr = join(pointer, "patternProperties", pat)
             if sub is False:
                 if not closed:
                     self.note_unenforced(pptr, "patternProperties", "keys matching this pattern are forbidden; the grammar's other keys may match it, the validator rejects them")
