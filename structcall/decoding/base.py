@@ -115,17 +115,3 @@ class Backend(ABC):
         entry = self._compiled.get(grammar.cache_key)
         if entry is not None:
             entry[1].extend(matchers)
-
-
-def common_forced_bytes(matcher_allowed: list[bytes]) -> bytes:
-    """Longest common prefix of the byte strings of all allowed tokens."""
-    if not matcher_allowed:
-        return b""
-    first = min(matcher_allowed)
-    last = max(matcher_allowed)
-    n = 0
-    for a, b in zip(first, last):
-        if a != b:
-            break
-        n += 1
-    return first[:n]

@@ -1,7 +1,7 @@
 """Serving integrations.
 
 ``structcall.serving.vllm_plugin`` is a vLLM plugin (tool-call parser ``structcall``) and
-the only module of structcall that imports vllm; ``structcall.serving.vllm_offline`` helps
+the only module of structcall that imports vllm; ``structcall.serving.offline`` helps
 batch inference with ``vllm.LLM``. This package itself imports nothing from vllm, so
 importing it is free.
 

@@ -95,7 +95,6 @@ __all__ = [
     "StructcallToolParser",
     "ToolCallValidationError",
     "grammar_for_backend",
-    "openai_call",
     "call_token_estimate",
     "cut_output_error",
     "dialect_for_backend",
@@ -308,20 +307,6 @@ def sampling_params(g: ToolGrammar, *, dialect: str | None = None, **kwargs: Any
     if "structured_outputs" in kwargs:
         raise ValueError("sampling_params() sets structured_outputs itself; do not pass it")
     return SamplingParams(structured_outputs=structured_outputs_params(g, dialect=dialect), **kwargs)
-
-
-def openai_call(call) -> dict:
-    """`ToolCall.to_openai()`, with arguments that can always be sent as UTF-8.
-
-    JSON admits lone surrogate escapes (``"\\udaf3"``); decoded, they cannot be encoded as
-    UTF-8, and vLLM would fail to send the response. Such arguments are sent ASCII-escaped
-    (the same JSON value)."""
-    oa = call.to_openai()
-    try:
-        oa["function"]["arguments"].encode("utf-8")
-    except UnicodeEncodeError:
-        oa["function"]["arguments"] = json.dumps(call.arguments, ensure_ascii=True)
-    return oa
 
 
 def _shown(text: str, limit: int = 300) -> str:
@@ -651,7 +636,7 @@ class StructcallToolParser(ToolParser):
             return ExtractedToolCallInformation(tools_called=False, tool_calls=[], content=result.content)
         tool_calls = []
         for call in result.calls:
-            oa = openai_call(call)
+            oa = call.to_openai()
             fn = oa["function"]
             tool_calls.append(VllmToolCall(
                 id=oa["id"], type="function",
@@ -732,7 +717,7 @@ class StructcallToolParser(ToolParser):
     def _new_call_deltas(self, calls) -> list[DeltaToolCall]:
         deltas: list[DeltaToolCall] = []
         for call in calls[len(self.prev_tool_call_arr):]:
-            oa = openai_call(call)
+            oa = call.to_openai()
             fn = oa["function"]
             self.prev_tool_call_arr.append({"name": fn["name"], "arguments": fn["arguments"]})
             self.streamed_args_for_tool.append(fn["arguments"])
