@@ -14,6 +14,17 @@ from .regex import CONTROL_ESCAPES, PatternCompiler, PatternUnsupported, encode_
 from .syntax import ANY_DECODED
 
 
+def _trie(keys) -> dict:
+    """The character trie of `keys`: nested dicts, with ``None: True`` where a key ends."""
+    trie: dict = {}
+    for k in keys:
+        t = trie
+        for c in k:
+            t = t.setdefault(c, {})
+        t[None] = True
+    return trie
+
+
 class ContainerRules:
     """The container half of `SchemaCompiler` (a mixin: it uses the compiler's notes, limits,
     rules and `value`)."""
@@ -132,12 +143,7 @@ class ContainerRules:
         anychar = encode_class(ANY_DECODED)
         if any(ord(c) < 0x20 or c in '"\\' for k in declared for c in k):
             return self._other_key_exact(declared, cap, anychar)
-        trie: dict = {}
-        for k in declared:
-            t = trie
-            for c in k:
-                t = t.setdefault(c, {})
-            t[None] = True
+        trie = _trie(declared)
         # characters that are written as themselves in a JSON string, less the trie's next ones
         cuts = [(0, 0x1F), (34, 34), (92, 92)]
 
@@ -167,12 +173,7 @@ class ContainerRules:
     def _other_key_exact(self, declared, cap: int, anychar: Node) -> Node:
         """`_other_key` for declared keys that hold quotes, backslashes or control characters
         (each trie node lists the encodings that leave it)."""
-        trie: dict = {}
-        for k in declared:
-            t = trie
-            for c in k:
-                t = t.setdefault(c, {})
-            t[None] = True
+        trie = _trie(declared)
 
         def rest(t: dict, d: int) -> Node:
             parts: list[Node] = [] if t.get(None) else [EMPTY]
