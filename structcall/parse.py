@@ -321,6 +321,12 @@ def _python_json(s: str):
     return ast.literal_eval(src.strip())
 
 
+#: what ``ast.literal_eval`` raises on source that is not a literal
+_LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, RecursionError, MemoryError)
+#: what :func:`_python_json` raises on text it cannot read (tokenizing adds TokenError)
+_PYTHON_JSON_ERRORS = (*_LITERAL_ERRORS, tokenize.TokenError)
+
+
 def _load_json(s: str, lenient: bool, repairs: list[str], pointer: str):
     """One JSON value from `s`. Raises ToolCallError(parse)."""
     try:
@@ -339,7 +345,7 @@ def _load_json(s: str, lenient: bool, repairs: list[str], pointer: str):
             val = _python_json(s)
             repairs.append("read Python-style literals (quotes, True/None, trailing commas)")
             return val
-        except (ValueError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError, TypeError, IndentationError):
+        except _PYTHON_JSON_ERRORS:
             pass
     if isinstance(err, json.JSONDecodeError):
         msg = f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
@@ -501,14 +507,14 @@ def _dotted(node) -> str | None:
 def _literal(node, lenient: bool, repairs: list[str]):
     try:
         return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+    except _LITERAL_ERRORS:
         if lenient:
             src = ast.unparse(node)
             try:
                 v = _python_json(src)
                 repairs.append("read JSON literals (true/false/null) in a Python call")
                 return v
-            except (ValueError, SyntaxError, tokenize.TokenError, RecursionError, MemoryError, TypeError, IndentationError):
+            except _PYTHON_JSON_ERRORS:
                 pass
         raise
 
@@ -554,7 +560,7 @@ def _extract_pythonic(text: str, fmt, lenient: bool, repairs: list[str]):
                 raise ToolCallError("parse", f"/{i}/arguments/{kw.arg}", f"{name}: argument {kw.arg!r} given twice")
             try:
                 args[kw.arg] = _literal(kw.value, lenient, repairs)
-            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            except _LITERAL_ERRORS:
                 raise ToolCallError("parse", f"/{i}/arguments/{kw.arg}", f"{name}: the value of {kw.arg!r} is not a Python literal") from None
         items.append({"name": name, "arguments": args})
     return "", items
