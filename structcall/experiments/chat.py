@@ -8,7 +8,8 @@ tokenizer's template when it renders ``tools=``) see the same prompt, byte for b
   ``<tools>``: ``name(arg: type, optional?: "a"|"b") - description`` (enums as JSON literals,
   ``date``/``email`` formats by name, arrays as ``type[]``). The JSON schemas cost a third more
   tokens; the grammar, not the prompt, enforces every constraint under constrained decoding;
-* assistant ``tool_calls`` render exactly as ``structcall.render.render_calls(calls, "hermes")`` writes a
+* the turns are the core's (:data:`structcall.models.CHATML_TOOL_TURNS`): assistant
+  ``tool_calls`` render exactly as ``structcall.render.render_calls(calls, "hermes")`` writes a
   target: ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks joined by
   ``\\n`` (arguments given as a JSON string are inserted verbatim);
 * ``tool`` messages render as ``<tool_response>`` blocks inside one user turn (as Qwen2.5);
@@ -18,6 +19,8 @@ tokenizer's template when it renders ``tools=``) see the same prompt, byte for b
 from __future__ import annotations
 
 from typing import Any
+
+from structcall.models import CHATML_TOOL_TURNS
 
 __all__ = ["CHAT_TEMPLATE", "install_chat_template"]
 
@@ -47,32 +50,7 @@ CHAT_TEMPLATE = (
     "{{- '\\n</tools>' }}"
     "{%- endif %}"
     "{{- '<|im_end|>\\n' }}"
-    "{%- for message in messages %}"
-    "{%- if message['role'] == 'system' and loop.first %}"
-    "{%- elif message['role'] == 'assistant' %}"
-    "{{- '<|im_start|>assistant\\n' }}{% generation %}"
-    "{%- if message['content'] %}{{- message['content'] }}{%- endif %}"
-    "{%- if message['tool_calls'] is defined and message['tool_calls'] %}"
-    "{%- for tool_call in message['tool_calls'] %}"
-    "{%- if tool_call['function'] is defined %}{%- set tool_call = tool_call['function'] %}{%- endif %}"
-    "{%- if (loop.first and message['content']) or (not loop.first) %}{{- '\\n' }}{%- endif %}"
-    "{{- '<tool_call>\\n{\"name\": ' }}{{- tool_call['name'] | tojson }}{{- ', \"arguments\": ' }}"
-    "{%- if tool_call['arguments'] is string %}{{- tool_call['arguments'] }}"
-    "{%- else %}{{- tool_call['arguments'] | tojson }}{%- endif %}"
-    "{{- '}\\n</tool_call>' }}"
-    "{%- endfor %}{%- endif %}"
-    "{{- '<|im_end|>' }}{% endgeneration %}{{- '\\n' }}"
-    "{%- elif message['role'] == 'tool' %}"
-    "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' %}"
-    "{{- '<|im_start|>user' }}{%- endif %}"
-    "{{- '\\n<tool_response>\\n' + message['content'] + '\\n</tool_response>' }}"
-    "{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}"
-    "{{- '<|im_end|>\\n' }}{%- endif %}"
-    "{%- else %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+    + CHATML_TOOL_TURNS
 )
 
 
