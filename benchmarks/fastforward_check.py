@@ -93,7 +93,7 @@ def compare(name: str, model: Any, tokenizer: Any, items: list[dict], *, tool_ch
         results = generate_batch(model, tokenizer, requests, backend=backend, max_new_tokens=max_new_tokens,
                                  batch_size=batch_size, temperature=0.0, fast_forward=ff)
         wall = time.perf_counter() - t0
-        ast = [bool(verify(r.text, ex, truncated=r.finish_reason == "length", execute=False).ast_correct)
+        ast = [bool(verify(r.text, ex, truncated=r.finish_reason == "length", execute=False, format="hermes").ast_correct)
                for r, ex in zip(results, items)]
         runs[ff] = {"results": results, "ast": ast, "wall_s": wall}
     off, on = runs[False], runs[True]

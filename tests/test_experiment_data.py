@@ -30,7 +30,7 @@ def test_oracle_gold_is_correct_and_negatives_are_labelled(examples, candidates)
     labels = collections.Counter()
     for c in candidates:
         ex = by_id[c["id"]]
-        v = verify(c["text"], ex).as_dict()
+        v = verify(c["text"], ex, format="hermes").as_dict()
         assert v == c["verdict"]  # the stored label is the verifier's
         if c["source"] == "oracle:gold":
             assert c["text"] == ex["target"] and is_correct(v)
@@ -53,8 +53,8 @@ def test_minimal_pairs_share_prompts_and_chosen_and_differ_by_one_family(example
     for f, s in zip(fmt_rows, sem_rows):
         assert (f["id"], f["prompt"], f["chosen"]) == (s["id"], s["prompt"], s["chosen"])
         ex = by_id[f["id"]]
-        assert ex["expect"] == "call" and verify(f["chosen"][0]["content"], ex).ast_correct
-        vf, vs = verify(f["rejected"][0]["content"], ex), verify(s["rejected"][0]["content"], ex)
+        assert ex["expect"] == "call" and verify(f["chosen"][0]["content"], ex, format="hermes").ast_correct
+        vf, vs = verify(f["rejected"][0]["content"], ex, format="hermes"), verify(s["rejected"][0]["content"], ex, format="hermes")
         assert vf.families == {"format"} and f["families"] == ["format"]
         assert vs.families == {"semantic"} and s["families"] == ["semantic"]
     # several kinds of edit, not one
@@ -85,7 +85,7 @@ def test_a_smollm2_run_writes_and_scores_in_smollm2(examples):
 
 
 def sample(ex, text):
-    return {"id": ex["id"], "text": text, "source": "model", "verdict": verify(text, ex).as_dict()}
+    return {"id": ex["id"], "text": text, "source": "model", "verdict": verify(text, ex, format="hermes").as_dict()}
 
 
 def test_onpolicy_pairs_take_real_mistakes_and_a_correct_chosen_side(examples):
@@ -117,7 +117,7 @@ def test_datasets_are_clean_and_deterministic(examples, candidates):
     by_id = {ex["id"]: ex for ex in examples}
     for r in sets["sft"]:
         assert r["messages"][-1]["role"] == "assistant" and json.loads(r["tools"]) == by_id[r["id"]]["tools"]
-        assert verify(r["messages"][-1]["content"], by_id[r["id"]]).ast_correct
+        assert verify(r["messages"][-1]["content"], by_id[r["id"]], format="hermes").ast_correct
     assert stats["rows"]["dpo_format"] == stats["rows"]["dpo_semantic"] > 0
     assert stats["audit"]["dpo_format"]["families"] == {"format": stats["rows"]["dpo_format"]}
     again, _ = build_datasets(examples, candidates, seed=0)

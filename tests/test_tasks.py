@@ -44,7 +44,7 @@ def test_gold_calls_validate_execute_and_score_correct(split):
         for g in e["gold_calls"]:
             result = execute_call(g["name"], g["arguments"])
             assert "error" not in result, (e["id"], g, result)
-        v = verify(e["target"], e)
+        v = verify(e["target"], e, format="hermes")
         assert v.ast_correct and v.exec_correct and v.format_valid, (e["id"], v)
         # every tool the gold uses is in context
         names = {t["function"]["name"] for t in e["tools"]}

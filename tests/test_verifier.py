@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -10,8 +11,12 @@ from structcall.render import render_calls
 
 from structcall.experiments.tasks import ground_truth_for
 from structcall.experiments.toolbox import TOOLS
+from structcall.experiments import verifier
 from structcall.experiments.verifier import (DECISION_LABELS, FAMILY, FORMAT_LABELS, SEMANTIC_LABELS, ast_match,
-                                  is_explicit_answer, nearest_tool, standardize_string, values_equal, verify)
+                                  is_explicit_answer, nearest_tool, standardize_string, values_equal)
+
+#: every response below is Hermes text (``text`` renders the calls with ``render_calls(..., "hermes")``)
+verify = functools.partial(verifier.verify, format="hermes")
 
 
 def item(calls, *, tools=("get_weather", "get_forecast", "convert_units", "add_to_cart", "multiply"), expect="call",

@@ -38,11 +38,13 @@ def score(text: str, ex: dict, *, finish_reason: str | None, fmt: str, execute: 
             "detail": v.detail}
 
 
-def evaluate_model(model: Any, tokenizer: Any, examples: list[dict], *, regime: str, backend: str = "llguidance",
-                   max_new_tokens: int = 96, batch_size: int = 32, temperature: float = 0.0, seed: int = 0,
-                   fast_forward: bool = False, format: str = "hermes",
-                   execute: bool = True, progress: bool = True, desc: str = "eval", tags: dict | None = None) -> list[dict]:
-    """Generate for every example in ``regime`` (free or constrained) and score it; returns per-item rows."""
+def evaluate_model(model: Any, tokenizer: Any, examples: list[dict], *, regime: str, format: str,
+                   backend: str = "llguidance", max_new_tokens: int = 96, batch_size: int = 32,
+                   temperature: float = 0.0, seed: int = 0, fast_forward: bool = False, execute: bool = True,
+                   progress: bool = True, desc: str = "eval", tags: dict | None = None) -> list[dict]:
+    """Generate for every example in ``regime`` (free or constrained) in output ``format`` (the
+    format the model was trained to write; the constrained regime enforces it) and score it;
+    returns per-item rows."""
     from structcall.decoding import generate_batch
 
     if regime not in DECODED:

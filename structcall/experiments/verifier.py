@@ -305,8 +305,7 @@ def is_no_call_reply(text: str) -> bool:
     return is_explicit_answer(text) or _EMPTY_CALL_LIST.fullmatch(text) is not None
 
 
-def verify(response: str, example: dict, *, truncated: bool = False, execute: bool = True,
-           format: str = "hermes") -> Verdict:
+def verify(response: str, example: dict, *, format: str, truncated: bool = False, execute: bool = True) -> Verdict:
     """Score ``response`` (model text in output ``format``) for ``example`` (a task or BFCL item).
 
     ``example`` keys: ``tools`` (any shape structcall accepts), ``expect`` ("call", "no_call"
