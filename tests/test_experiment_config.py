@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from structcall.experiments.config import ConfigError, ExperimentConfig, digest, load_config, to_dict
+from structcall.experiments.config import (ConfigError, ExperimentConfig, config_path, digest, load_config,
+                                           packaged_configs, to_dict)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "structcall" / "experiments" / "configs"
 
@@ -20,6 +22,25 @@ def test_presets_load():
     pilot = load_config(CONFIGS / "pilot.yaml")
     assert pilot.student.source == "smollm2" and pilot.format == "smollm2" and pilot.seeds == (0,)
     assert set(pilot.arms) == {"sft", "sft_control", "dpo", "dpo_format", "dpo_semantic"} and pilot.eval.bfcl_per_category > 0
+
+
+def test_packaged_configs_load_by_name(tmp_path, monkeypatch, capsys):
+    assert packaged_configs() == sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    assert {"tiny", "pilot", "smol"} <= set(packaged_configs())
+    assert config_path("tiny").resolve() == (CONFIGS / "tiny.yaml").resolve()
+    assert to_dict(load_config("pilot", ["seeds=[3]"])) == to_dict(load_config(CONFIGS / "pilot.yaml", ["seeds=[3]"]))
+    listed = f"(packaged: {', '.join(packaged_configs())})"
+    with pytest.raises(ConfigError, match=re.escape(f"tinny is neither a file nor a packaged config {listed}; "
+                                                    "did you mean 'tiny'?")):
+        load_config("tinny")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").write_text("name: mine\n")
+    assert load_config("tiny").name == "mine"  # a file of that name comes first
+    from structcall.experiments.cli import main
+
+    assert main(["experiment", "run", "--config", "pilott", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"pilott is neither a file nor a packaged config {listed}; did you mean 'pilot'?" in err
 
 
 def test_bad_arms_and_bfcl_categories_are_named():

@@ -258,6 +258,8 @@ def _cli_parser():
 
 
 def test_documented_cli_commands_parse():
+    from structcall.experiments.config import packaged_configs
+
     parser = _cli_parser()
     seen = 0
     for b in ALL:
@@ -269,7 +271,8 @@ def test_documented_cli_commands_parse():
             args = shlex.split(cmd)[1:]
             ns = parser.parse_args(args)  # exits (fails the test) on an unknown option
             if getattr(ns, "config", None):
-                assert (ROOT / ns.config).exists(), f"{b.id}: {ns.config} does not exist"
+                assert ns.config in packaged_configs() or (ROOT / ns.config).exists(), \
+                    f"{b.id}: {ns.config} is neither a file nor a packaged config"
             seen += 1
     assert seen >= 4
 

@@ -1,6 +1,6 @@
 """``structcall experiment {run,report,eval}`` - the experiment's command line.
 
-    structcall experiment run --config structcall/experiments/configs/tiny.yaml [--stage train] [--set sft.epochs=4]
+    structcall experiment run --config tiny|pilot|smol|FILE.yaml [--stage train] [--set sft.epochs=4]
     structcall experiment report RUN_DIR
     structcall experiment eval [--bfcl DIR] [--category C ...] [--per-category N] --model PATH [--model PATH2 ...] [--out DIR]
 
@@ -21,13 +21,17 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .config import packaged_configs
+
     p = argparse.ArgumentParser(prog="structcall", description="structcall command line")
     sub = p.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("experiment", help="the SFT-vs-DPO function-calling experiment")
     esub = exp.add_subparsers(dest="action", required=True)
 
     run = esub.add_parser("run", help="run the pipeline (every stage, or up to --stage), reusing cached stages")
-    run.add_argument("--config", required=True, help="YAML config, e.g. structcall/experiments/configs/tiny.yaml")
+    run.add_argument("--config", required=True,
+                     help=f"a YAML config file, or the name of a packaged config ({', '.join(packaged_configs())}: "
+                          "structcall/experiments/configs/<name>.yaml)")
     run.add_argument("--run-dir", help="output directory (default: the config's run_dir)")
     run.add_argument("--stage", default="report",
                      choices=["tasks", "base", "teacher", "datasets", "train", "eval", "report"],

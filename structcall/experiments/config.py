@@ -20,7 +20,7 @@ from typing import Any
 from .training import TrainSettings
 
 __all__ = ["ConfigError", "ModelSpec", "TasksSection", "TeacherSection", "DataSection", "EvalSection",
-           "ExperimentConfig", "load_config", "apply_overrides", "to_dict", "digest"]
+           "ExperimentConfig", "CONFIG_DIR", "packaged_configs", "config_path", "load_config", "apply_overrides", "to_dict", "digest"]
 
 
 class ConfigError(ValueError):
@@ -275,15 +275,39 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+#: the configs shipped with the package (``tiny``, ``pilot``, ``smol``)
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def packaged_configs() -> list[str]:
+    """Names of the packaged configs (``CONFIG_DIR/<name>.yaml``)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def config_path(config: str | Path) -> Path:
+    """A YAML file: ``config`` itself when it is a file, else the packaged config of that name
+    (``"tiny"`` -> ``CONFIG_DIR/tiny.yaml``). Neither is an error naming the packaged configs."""
+    p = Path(config)
+    if p.is_file():
+        return p
+    names = packaged_configs()
+    if str(config) in names:
+        return CONFIG_DIR / f"{config}.yaml"
+    near = difflib.get_close_matches(p.stem, names, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    raise ConfigError(f"config file not found: {p} is neither a file nor a packaged config "
+                      f"(packaged: {', '.join(names)}){hint}")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Defaults <- YAML file <- ``section.key=value`` overrides (values parsed as YAML)."""
+    """Defaults <- YAML file <- ``section.key=value`` overrides (values parsed as YAML).
+
+    ``path``: a YAML file or the name of a packaged config (see :func:`config_path`)."""
     import yaml
 
     data: dict = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
+        p = config_path(path)
         try:
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as exc:
