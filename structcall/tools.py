@@ -453,6 +453,9 @@ def _from_pydantic(model, i: int, problems: list[Problem]) -> ToolSpec | None:
 _SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "other parameters",
              "returns", "return", "raises", "yields", "examples", "example", "notes", "note", "see also", "attributes"}
 _PARAM_SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments", "other parameters"}
+#: a Sphinx parameter field (``:param x:``, and its synonyms ``:parameter``, ``:arg``, ``:argument``,
+#: ``:key``, ``:keyword``)
+_SPHINX_PARAM = r"^\s*:(?:param|parameter|arg|argument|key|keyword)"
 
 
 def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
@@ -460,10 +463,10 @@ def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     lines = inspect.cleandoc(doc or "").splitlines()
     params: dict[str, str] = {}
     desc: list[str] = []
-    if any(re.match(r"^\s*:param\s", ln) for ln in lines):  # Sphinx
+    if any(re.match(_SPHINX_PARAM + r"\s", ln) for ln in lines):  # Sphinx
         cur = None
         for ln in lines:
-            m = re.match(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$", ln)
+            m = re.match(_SPHINX_PARAM + r"\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$", ln)
             if m:
                 cur = m.group(1)
                 params[cur] = m.group(2).strip()

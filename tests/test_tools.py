@@ -11,6 +11,8 @@ import pytest
 from structcall import SchemaError, ToolCallError, ToolSpec, compile_tools, parse_calls
 from structcall.tools import normalize_tools, parse_docstring
 
+from docstring_cases import CASES
+
 WEATHER_PARAMS = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
@@ -217,6 +219,11 @@ def test_callable_problems_are_collected():
 def test_parse_docstring_plain_description_only():
     assert parse_docstring("Just text.\n\nMore.") == ("Just text.\n\nMore.", {})
     assert parse_docstring("") == ("", {})
+
+
+@pytest.mark.parametrize("doc,desc,params", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_parse_docstring_table(doc, desc, params):
+    assert parse_docstring(doc) == (desc, params)
 
 
 # ------------------------------------------------------------- fast metaschema check == jsonschema
