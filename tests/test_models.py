@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -62,6 +64,11 @@ def test_chat_template_renders_tools_calls_and_results(tiny_tokenizer, tiny_plai
     assert 0 < sum(out["assistant_masks"]) < len(out["input_ids"])
     assert template_renders_tools(tiny_tokenizer) and not template_renders_tools(tiny_plain_tokenizer)
     assert tiny_plain_tokenizer.chat_template == CHATML_TEMPLATE
+    # the call's name is written as JSON, so a name that needs escaping stays valid JSON
+    odd = [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": 'say "hi"', "arguments": {}}}]}]
+    text = tiny_tokenizer.apply_chat_template(odd, tools=tools, tokenize=False)
+    block = text.split("<|im_start|>assistant\n<tool_call>\n", 1)[1].split("\n</tool_call>", 1)[0]
+    assert json.loads(block) == {"name": 'say "hi"', "arguments": {}}
 
 
 def test_tiny_model_is_deterministic_and_sized_to_the_tokenizer(tiny_tokenizer):
