@@ -76,19 +76,19 @@ case("google_parameters_header", """Resize an image.
         width: New width in pixels.
         height: New height in pixels.
     """, "Resize an image.", {"width": "New width in pixels.", "height": "New height in pixels."})
-case("numpy_basic", """Scale a number.
+case("numpy_basic", """Average a series.
 
     Parameters
     ----------
-    x : float
-        The number.
-    y : float
-        The factor.
+    values : list of float
+        The samples.
+    weights : list of float
+        One weight per sample.
 
     Returns
     -------
     float
-    """, "Scale a number.", {"x": "The number.", "y": "The factor."})
+    """, "Average a series.", {"values": "The samples.", "weights": "One weight per sample."})
 case("numpy_multiline_and_optional", """Fit a line.
 
     Parameters
@@ -133,12 +133,12 @@ case("numpy_other_parameters", """Plot.
     color : str
         Line colour.
     """, "Plot.", {"data": "Values.", "color": "Line colour."})
-case("sphinx_basic", """List files.
+case("sphinx_basic", """Copy a folder.
 
-    :param path: Directory to list.
-    :param bool recursive: Descend into folders.
-    :returns: names
-    """, "List files.", {"path": "Directory to list.", "recursive": "Descend into folders."})
+    :param source: Folder to copy.
+    :param bool overwrite: Replace what is there.
+    :returns: the new path
+    """, "Copy a folder.", {"source": "Folder to copy.", "overwrite": "Replace what is there."})
 case("sphinx_types_separate", """Rename a file.
 
     :param src: Old path.
