@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -139,7 +140,10 @@ class _XmlArguments(SchemaCompiler):
     quotes, no escapes; it cannot hold ``<``, which would open the closing tag: a recorded
     cap), an enum of strings its raw values; every other value is JSON."""
 
-    def xml_parameters(self, schema: dict, pointer: str, param_open: str, param_close: str, ws: Node | None = None) -> Node:
+    def xml_parameters(self, schema: dict, pointer: str, fmt: OutputFormat) -> Node:
+        _, param_open, param_close, _ = fmt.xml_parts
+        ws = fmt.ws()
+        self._raw, self._quote = fmt.raw_value, fmt.xml_quote
         self._root, self._root_pointer = schema, pointer
         # the parameters are generated from `properties`/`required` alone: every other keyword
         # of the arguments object (anyOf, if/then/else, not, dependentRequired, ...) is the
@@ -157,30 +161,48 @@ class _XmlArguments(SchemaCompiler):
 
         def key(k: str) -> str:
             # DeepSeek V3.2 marks each value's encoding: string="true" (raw text) or "false" (JSON)
-            return param_open.format(key=k, string="true" if xml_raw_value(props.get(k, other)) else "false")
+            return param_open.format(key=k, string="true" if self._raw(props.get(k, other)) else "false")
 
+        if self._quote:  # FunctionGemma: a key is written bare, so it cannot hold the syntax
+            bad = [k for k in props if not re.fullmatch(r"[^\s:,{}\[\]<>]+", k)]
+            if bad:
+                raise SchemaError([Problem(f"{pointer}/properties/{k}", f"the {fmt.name} format writes argument names bare: "
+                                           f"{k!r} holds a space or one of : , {{ }} [ ] < >") for k in bad])
         closer = param_close.rstrip(_WS_ALL)
-        self._param_close = (closer, ws if ws is not None and closer != param_close else None)
+        self._param_close = (closer, ws if closer != param_close else None)
         try:
-            return self.properties_body(schema, pointer, 0, key=key, sep="")
+            return self.properties_body(schema, pointer, 0, key=key, sep=fmt.xml_separator)
         finally:
             self._param_close = None
+
+    _raw = staticmethod(xml_raw_value)
+    _quote = ""
 
     _param_close: tuple[str, Node | None] | None = None
 
     def value(self, schema, pointer: str, depth: int = 0) -> Node:
         if depth == 1 and self._param_close is not None:
             closer, after = self._param_close
-            node = seq(self._top_value(schema, pointer), Lit(closer))
+            node = seq(self._top_value(schema, pointer), *([Lit(closer)] if closer else []))
             return node if after is None else seq(node, after)
         return super().value(schema, pointer, depth)
 
     def _top_value(self, schema, pointer: str) -> Node:
-        if not xml_raw_value(schema):
+        if not self._raw(schema):
+            if self._quote and not _bare_scalar(schema):
+                raise SchemaError([Problem(pointer, "this format writes objects, arrays and mixed values in a notation of "
+                                           "its own (bare keys, <escape> strings), which structcall does not generate: "
+                                           "its arguments must be strings, numbers, integers or booleans")])
             return super().value(schema, pointer, 1)
+        q = self._quote
         values = [schema["const"]] if "const" in schema else schema.get("enum")
         if values:
-            return alt(*[Lit(v) for v in values])
+            return alt(*[Lit(q + v + q) for v in values])
+        if q:
+            return seq(Lit(q), self._raw_text(schema, pointer), Lit(q))
+        return self._raw_text(schema, pointer)
+
+    def _raw_text(self, schema, pointer: str) -> Node:
         cap = self.limits.max_string_length
         rx = FORMAT_REGEXES.get(schema.get("format")) if "pattern" not in schema else None
         if rx is not None:  # a known format: its regex, as raw text (no quotes, '<' or escapes in any)
@@ -198,6 +220,17 @@ class _XmlArguments(SchemaCompiler):
             if kw in schema:
                 self.note_unenforced(f"{pointer}/{kw}", kw, "raw XML parameter text: checked by the validator")
         return Rep(_RAW_CHAR, lo, int(hi) if hi is not None else max(cap, lo))
+
+
+def _bare_scalar(schema) -> bool:
+    """A number, integer or boolean (or an enum of them): written the same in JSON and in
+    FunctionGemma's notation."""
+    if not isinstance(schema, dict) or any(k in schema for k in ("anyOf", "oneOf", "allOf", "$ref", "not", "if")):
+        return False
+    values = [schema["const"]] if "const" in schema else schema.get("enum")
+    if values:
+        return all(isinstance(v, (int, float)) for v in values)
+    return schema.get("type") in ("integer", "number", "boolean")
 
 
 def _strip_prefix(g: Grammar, node: Node, prefix: str, depth: int = 0) -> Node:
@@ -248,13 +281,13 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
                         fmt.body != "python" or all(is_identifier(p) for p in spec.original_name.split("."))):
                     names.append(spec.original_name)
                 if fmt.body == "xml":
-                    fn_open, param_open, param_close, fn_close = fmt.xml_parts
-                    body = comp.xml_parameters(spec.parameters, spec.pointer, param_open, param_close, fmt.ws())
+                    fn_open, _, _, fn_close = fmt.xml_parts
+                    body = comp.xml_parameters(spec.parameters, spec.pointer, fmt)
                     # the newline after the function's opener is flexible (bounded), as the
                     # one after each parameter
                     # in a section, the calls' common start is the format's (`xml_head`)
                     skip = 0 if fmt.call_open else len(fmt.xml_head())
-                    head = alt(*[Lit(fn_open.format(name=n).rstrip(_WS)[skip:]) for n in names])
+                    head = alt(*[Lit(fmt.fn_open(n).rstrip(_WS)[skip:]) for n in names])
                     if fn_open.rstrip(_WS) != fn_open:
                         head = seq(head, fmt.ws())
                     node = seq(head, body, Lit(fn_close)) if fn_close else seq(head, body)

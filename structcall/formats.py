@@ -59,6 +59,11 @@ class OutputFormat:
             for JSON -, parameter closer, function closer); a string argument is raw text,
             any other value JSON. The newline ending the function opener and each parameter
             closer is flexible (bounded) whitespace in the grammar.
+        xml_separator: for ``body="xml"``: the text between two parameters (FunctionGemma ",").
+        xml_quote: for ``body="xml"``: text values are written between two of these
+            (FunctionGemma ``<escape>``); then every string argument is text, and an argument
+            whose value is not a string, number or boolean is rejected (the format writes
+            objects and arrays in a notation of its own, which the grammar does not generate).
         single_call: the format has no way to write parallel calls (one call per message).
         no_call: the in-format way to say "no call" (e.g. an empty list), or None.
         instructions: the system-prompt paragraph that teaches the format (``{parallel}``
@@ -84,6 +89,8 @@ class OutputFormat:
     bare_single: bool = False
     call_template: str | None = None
     xml_parts: tuple[str, str, str, str] | None = None
+    xml_separator: str = ""
+    xml_quote: str = ""
     single_call: bool = False
     no_call: str | None = None
     instructions: str = ""
@@ -154,6 +161,20 @@ class OutputFormat:
         if self.xml_parts:  # the common start of every call, here for the same reason
             return seq(Lit(self.xml_head()), Ref("call"))
         return Ref("call")
+
+    def raw_value(self, schema) -> bool:
+        """Whether an argument with this schema is written as text (see `xml_raw_value`);
+        with `xml_quote`, every string argument is."""
+        if self.xml_quote and isinstance(schema, dict):
+            values = [schema["const"]] if "const" in schema else schema.get("enum")
+            if values:
+                return all(isinstance(v, str) for v in values) and "<" not in "".join(values)
+            return schema.get("type") == "string" and not any(k in schema for k in ("anyOf", "oneOf", "allOf", "$ref", "not"))
+        return xml_raw_value(schema)
+
+    def fn_open(self, name: str) -> str:
+        """The XML function opener for `name`."""
+        return (self.xml_parts or ("",))[0].replace("{name}", name)
 
     def xml_head(self) -> str:
         """The text every XML call starts with (its function opener before the name)."""
@@ -387,6 +408,24 @@ _ENTRIES = [
         description='DeepSeek V3.2 DSML: <｜DSML｜invoke name="..."> blocks of typed <｜DSML｜parameter>s.',
     ),
     OutputFormat(
+        # google/functiongemma-270m-it: the format as its documentation writes it (ai.google.dev
+        # FunctionGemma formatting guide: call:NAME{key:<escape>text<escape>,...}) and vLLM's
+        # functiongemma parser tests (vllm-project/vllm tests/tool_parsers/test_functiongemma_tool_parser.py);
+        # xgrammar has no built-in tag for it
+        name="functiongemma",
+        families="FunctionGemma (Gemma 3 270M for function calling)",
+        body="xml", section_open="", section_close="", call_open="<start_function_call>", call_close="",
+        separator="", arguments_key=None, trigger="<start_function_call>", text_before_call=True,
+        xml_parts=("call:{name}{", "{key}:", "", "}<end_function_call>"), xml_separator=",", xml_quote="<escape>",
+        instructions=(
+            "To call a function, write <start_function_call>call:NAME{ARGUMENT:VALUE,...}<end_function_call> "
+            "(text values between <escape> and <escape>, numbers and booleans as they are; several calls one after "
+            "the other)"
+        ),
+        detect=(r"<start_function_call>", r"<start_function_declaration>"),
+        description="FunctionGemma: <start_function_call>call:name{key:<escape>text<escape>,n:1}<end_function_call>.",
+    ),
+    OutputFormat(
         name="smollm2",
         families="SmolLM2-Instruct (135M / 360M / 1.7B)",
         body="json", section_open="<tool_call>[", section_close="]</tool_call>", trigger="<tool_call>",
@@ -438,7 +477,7 @@ def load_format(name: str) -> OutputFormat:
 
 
 # detection order: the most specific markers first
-_DETECT_ORDER = ("smollm2", "qwen3_coder", "glm", "minimax_m2", "deepseek_v32", "kimi_k2", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
+_DETECT_ORDER = ("smollm2", "functiongemma", "qwen3_coder", "glm", "minimax_m2", "deepseek_v32", "kimi_k2", "mistral", "harmony", "deepseek_v3", "deepseek_v31", "pythonic", "llama3_json", "hermes")
 
 
 def detect_format(tokenizer_or_template) -> str:

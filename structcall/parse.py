@@ -675,6 +675,8 @@ def _xml_call(body: str, fmt, k: int) -> dict:
             raise ToolCallError("parse", f"/{k}/name", "a call must start with the function's name")
         name, after = m.group(0), m.end()
     inner = body[after: len(body) - len(end)]
+    if fmt.xml_quote:  # FunctionGemma: key:value pairs in its own notation
+        return {"name": name, "arguments": _gemma_fields(inner, 0, len(inner), fmt.xml_quote, f"/{k}/arguments")}
     args: dict = {}
     rx = re.compile(_ws_pattern(p_open, tail=True) + r"(.*?)" + _ws_pattern(p_close, head=True), re.S)
     last = 0
@@ -688,6 +690,79 @@ def _xml_call(body: str, fmt, k: int) -> dict:
     if inner[last:].strip():
         raise ToolCallError("parse", f"/{k}/arguments", f"unexpected text in the call: {_short(inner[last:].strip(), 40)}")
     return {"name": name, "arguments": args, "_raw": True}
+
+
+def _gemma_value(s: str, i: int, q: str, where: str):
+    """One value in FunctionGemma's notation at `s[i]`: text between two `q` marks, an
+    object ``{key:value,...}``, a list ``[value,...]``, or a bare number / true / false / null.
+    Returns (value, end)."""
+    if s.startswith(q, i):
+        j = s.find(q, i + len(q))
+        if j < 0:
+            raise ToolCallError("parse", where, f"a text value is not closed with {q}")
+        return s[i + len(q):j], j + len(q)
+    if s.startswith("{", i):
+        close = _gemma_close(s, i, "{", "}", q, where)
+        return _gemma_fields(s, i + 1, close, q, where), close + 1
+    if s.startswith("[", i):
+        close = _gemma_close(s, i, "[", "]", q, where)
+        items, j = [], i + 1
+        while j < close:
+            v, j = _gemma_value(s, j, q, f"{where}/{len(items)}")
+            items.append(v)
+            if j < close and s[j] != ",":
+                raise ToolCallError("parse", where, f"expected ',' between list items, got {_short(s[j:close], 20)}")
+            j += 1 if j < close else 0
+        return items, close + 1
+    m = re.compile(r"[^,}\]]*").match(s, i)
+    raw = m.group(0).strip()
+    try:
+        return json.loads(raw), m.end()
+    except (json.JSONDecodeError, RecursionError):
+        raise ToolCallError("parse", where, f"{raw!r} is not a value: text goes between {q} marks") from None
+
+
+def _gemma_close(s: str, i: int, open_: str, close: str, q: str, where: str) -> int:
+    """Index of the bracket closing the one at `s[i]` (text between `q` marks skipped)."""
+    depth, j = 0, i
+    while j < len(s):
+        if s.startswith(q, j):
+            k = s.find(q, j + len(q))
+            if k < 0:
+                break
+            j = k + len(q)
+            continue
+        if s[j] in "{[":
+            depth += 1
+        elif s[j] in "}]":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    raise ToolCallError("parse", where, f"a {open_} is not closed with {close}")
+
+
+def _gemma_fields(s: str, i: int, end: int, q: str, where: str) -> dict:
+    """``key:value`` pairs separated by commas in `s[i:end]` (keys bare or between `q` marks)."""
+    out: dict = {}
+    while i < end:
+        if s.startswith(q, i):
+            key, i = _gemma_value(s, i, q, where)
+        else:
+            c = s.find(":", i, end)
+            if c < 0:
+                raise ToolCallError("parse", where, f"expected key:value, got {_short(s[i:end], 30)}")
+            key, i = s[i:c].strip(), c
+        if not s.startswith(":", i):
+            raise ToolCallError("parse", where, f"expected ':' after the key {key!r}")
+        if key in out:
+            raise ToolCallError("parse", f"{where}/{key}", f"argument {key!r} given twice")
+        out[key], i = _gemma_value(s, i + 1, q, f"{where}/{key}")
+        if i < end:
+            if s[i] != ",":
+                raise ToolCallError("parse", where, f"expected ',' after the value of {key!r}, got {_short(s[i:end], 20)}")
+            i += 1
+    return out
 
 
 def _extract_xml(text: str, fmt, lenient: bool, repairs: list[str]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .formats import check_format, load_format, xml_raw_value
+from .formats import check_format, load_format
 from .pointer import resolve_ref
 from .schema import render_literal
 from .tools import ToolSpec, normalize_tools
@@ -89,6 +89,17 @@ def order_arguments(value, schema, root=None):
     return value
 
 
+def _quoted_literal(v, q: str) -> str:
+    """A value in FunctionGemma's notation: text between `q` marks, bare keys."""
+    if isinstance(v, str):
+        return q + v + q
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}:{_quoted_literal(x, q)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_quoted_literal(x, q) for x in v) + "]"
+    return render_literal(v)
+
+
 def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt, index: int = 0) -> str:
     if spec is not None:
         args = order_arguments(args, spec.parameters)
@@ -96,11 +107,12 @@ def _call_body(name: str, args: dict, spec: ToolSpec | None, fmt, index: int = 0
         fn_open, p_open, p_close, fn_close = fmt.xml_parts
         props = (spec.parameters.get("properties") or {}) if spec is not None else {}
         parts = []
+        q = fmt.xml_quote
         for k, v in args.items():
-            raw = isinstance(v, str) and (spec is None or xml_raw_value(props.get(k)))
-            parts.append(p_open.format(key=k, string="true" if raw else "false")
-                         + (v if raw else render_literal(v)) + p_close)
-        return fn_open.format(name=name) + "".join(parts) + fn_close
+            raw = isinstance(v, str) and (spec is None or fmt.raw_value(props.get(k)))
+            text = q + v + q if raw else (_quoted_literal(v, q) if q else render_literal(v))
+            parts.append(p_open.format(key=k, string="true" if raw else "false") + text + p_close)
+        return fmt.fn_open(name) + fmt.xml_separator.join(parts) + fn_close
     if fmt.call_template:
         pre, _, post = fmt.call_parts()
         return pre + name + fmt.call_mid(index) + render_literal(args) + post

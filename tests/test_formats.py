@@ -10,7 +10,7 @@ import pytest
 
 from structcall import compile_tools, parse_calls
 from structcall.formats import FORMATS, detect_format, load_format
-from structcall.errors import ToolCallError
+from structcall.errors import SchemaError, ToolCallError
 from structcall.parse import parse_output, truncation_error
 from structcall.render import render_calls
 from structcall.split import CallSplitter
@@ -183,6 +183,24 @@ TABLES = {
         ('<｜DSML｜function_calls>\n<｜DSML｜invoke name="get_weather">\n<｜DSML｜parameter name="city" string="true">NYC'
          '</｜DSML｜parameter>\n</｜DSML｜invoke>\n', False),
     ],
+    "functiongemma": [
+        # FunctionGemma formatting guide (ai.google.dev), the model's documented outputs (location -> city)
+        ("<start_function_call>call:get_weather{city:<escape>Tokyo, Japan<escape>}<end_function_call>", True),
+        ("<start_function_call>call:get_weather{city:<escape>Paris<escape>,unit:<escape>celsius<escape>}<end_function_call>", True),
+        # vLLM tests/tool_parsers/test_functiongemma_tool_parser.py
+        ("Let me check the weather for you. <start_function_call>call:get_weather{city:<escape>Paris<escape>}"
+         "<end_function_call>", True),
+        ("<start_function_call>call:get_weather{city:<escape>London<escape>}<end_function_call>"
+         "<start_function_call>call:search{q:<escape>UTC<escape>}<end_function_call>", True),
+        ("Hello, how can I help you today?", True),
+        # booleans and numbers are written bare (the template's format_argument); vLLM's parser coerces
+        # <escape>true<escape>, the grammar does not generate it
+        ("<start_function_call>call:final_answer{trigger:true}<end_function_call>", True),
+        ("<start_function_call>call:final_answer{trigger:<escape>true<escape>}<end_function_call>", False),
+        ('<start_function_call>call:get_weather{city:"Paris"}<end_function_call>', False),
+        ("<start_function_call>call:get_weather{town:<escape>Paris<escape>}<end_function_call>", False),
+        ("<start_function_call>call:get_weather{city:<escape>Paris<escape>}", False),
+    ],
     "json": [
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}', True),
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}\n', True),
@@ -250,6 +268,18 @@ def test_xml_parameter_formats_report_what_they_cannot_enforce(fmt):
     assert [c.arguments for c in parse_calls(render_calls([("pair", {"a": "x"})], fmt, tools=[tool]), g)] == [{"a": "x"}]
 
 
+def test_functiongemma_rejects_what_its_notation_would_need_and_parses_it():
+    nested = function_tool("book", {"to": {"type": "string"}, "stops": {"type": "array", "items": {"type": "string"}}})
+    with pytest.raises(SchemaError) as ei:
+        compile_tools([nested], format="functiongemma")
+    assert ei.value.problems[0].pointer.endswith("/properties/stops") and "notation of its own" in str(ei.value)
+    # rendered and parsed in the model's own notation (bare keys, <escape> text) all the same
+    text = render_calls([("book", {"to": "Oslo", "stops": ["A, B", "C"]})], "functiongemma", tools=[nested])
+    assert text == ("<start_function_call>call:book{to:<escape>Oslo<escape>,stops:[<escape>A, B<escape>,<escape>C<escape>]}"
+                    "<end_function_call>")
+    assert parse_calls(text, [nested], format="functiongemma")[0].arguments == {"to": "Oslo", "stops": ["A, B", "C"]}
+
+
 def test_deepseek_v32_string_attribute_follows_the_value_encoding():
     text = render_calls([("final_answer", {"trigger": False}), ("search", {"q": "5"})], "deepseek_v32", tools=TOOLS)
     assert 'name="trigger" string="false">false<' in text and 'name="q" string="true">5<' in text
@@ -286,6 +316,10 @@ TEMPLATES = {
     "deepseek_v31": ("{{'<｜tool▁call▁begin｜>'+ tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments'] "
                      "+ '<｜tool▁call▁end｜>'}}"),
     "harmony": "{{- '<|start|>assistant<|channel|>commentary to=functions.' + name + ' <|constrain|>json<|message|>' }}",
+    # FunctionGemma's documented developer turn (ai.google.dev FunctionGemma formatting guide)
+    "functiongemma": ("<start_of_turn>developer\nYou are a model that can do function calling with the following functions"
+                      "<start_function_declaration>declaration:get_current_weather{description:<escape>Gets the current "
+                      "weather in a given location.<escape>}<end_function_declaration><end_of_turn>"),
     # ggml-org/llama.cpp models/templates/moonshotai-Kimi-K2-Thinking.jinja (render_toolcalls)
     "kimi_k2": ("{%- macro render_toolcalls(message) -%}\n  <|tool_calls_section_begin|>\n  {%- for tool_call in "
                 "message['tool_calls'] -%}\n    {%- set formatted_id = tool_call['id'] -%}\n    <|tool_call_begin|>"

@@ -23,7 +23,7 @@ from structcall.retrieval import (
 )
 from structcall.schema import Limits
 from structcall.signatures import compact_signature, render_tool_list, tool_list_tokens, type_hint
-from tools_fixtures import function_tool
+from tools_fixtures import function_tool, expressible
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -90,16 +90,18 @@ def test_render_tool_list_views_and_bad_view():
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("view", ["compact", "names"])
 def test_compact_prompts_for_every_format(fmt, view, tiny_tokenizer, tiny_plain_tokenizer):
-    grammar = compile_tools(TOOLS, format=fmt)
+    tools = TOOLS if fmt != "functiongemma" else expressible(TOOLS, fmt) + [{  # its flight tool: scalars only
+        "type": "function", "function": {"name": "book_flight", "parameters": {"type": "object", "properties": {"to": {"type": "string"}}}}}]
+    grammar = compile_tools(tools, format=fmt)
     system = tool_system_prompt(grammar, tool_prompt=view)
-    assert render_tool_list(TOOLS, view) in system
+    assert render_tool_list(tools, view) in system
     assert '"properties"' not in system and "get_weather" in system and "book_flight" in system
     assert system.endswith(tool_system_prompt(grammar).split("</tools>\n\n", 1)[1])  # same call instructions
     # both templates (one renders tools= itself, one does not) get structcall's compact list
     for tok in (tiny_tokenizer, tiny_plain_tokenizer):
         compact = render_prompt(tok, "weather in Oslo?", grammar, tool_prompt=view)
         full = render_prompt(tok, "weather in Oslo?", grammar)
-        assert render_tool_list(TOOLS, view) in compact and '"properties"' not in compact
+        assert render_tool_list(tools, view) in compact and '"properties"' not in compact
         assert '"parameters"' in full
         assert len(tok(compact)["input_ids"]) < len(tok(full)["input_ids"])
 
@@ -113,7 +115,7 @@ def test_tool_list_tokens_saved_on_real_bfcl_functions(tiny_tokenizer):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_call_to_a_tool_shown_only_by_name_is_held_to_its_full_schema(fmt, tiny_tokenizer):
-    grammar = compile_tools(TOOLS, format=fmt, parallel_tool_calls=False)
+    grammar = compile_tools(expressible(TOOLS, fmt), format=fmt, parallel_tool_calls=False)
     prompt = render_prompt(tiny_tokenizer, "weather in Oslo for 3 days", grammar, tool_prompt="names")
     assert "enum" not in prompt and "fahrenheit" not in prompt  # the prompt never showed the schema
     good = {"city": "Oslo", "days": 3, "unit": "fahrenheit"}

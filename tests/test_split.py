@@ -63,6 +63,9 @@ REAL = [
     ("qwen3_coder", "<tool_call>\n<function=search>\n<parameter=q>\nline one\nline two\n</parameter>\n</function>\n</tool_call>\n"
                     "<tool_call>\n<function=get_weather>\n<parameter=city>\nRome\n</parameter>\n</function>\n</tool_call>",
      [("search", {"q": "line one\nline two"}), ("get_weather", {"city": "Rome"})]),
+    ("functiongemma", "<start_function_call>call:get_weather{city:<escape>London, {UK}<escape>}<end_function_call>"
+                      "<start_function_call>call:search{q:<escape>UTC<escape>}<end_function_call>",
+     [("get_weather", {"city": "London, {UK}"}), ("search", {"q": "UTC"})]),
     ("kimi_k2", "Compare weather. <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0 "
                 '<|tool_call_argument_begin|>{"city": "Beijing"}<|tool_call_end|><|tool_call_begin|>functions.get_weather:1 '
                 '<|tool_call_argument_begin|>{"city": "Shanghai"}<|tool_call_end|><|tool_calls_section_end|>',

@@ -47,3 +47,21 @@ ADD = function_tool("add", {"a": {"type": "integer", "minimum": -1000, "maximum"
                     ["a", "b"], description="Add two integers.")
 #: ``search(q)``: one required string
 SEARCH = function_tool("search", {"q": {"type": "string"}}, ["q"])
+
+
+def expressible(tools, fmt: str) -> list:
+    """The tools whose arguments `fmt` can write (FunctionGemma's grammar generates strings,
+    numbers and booleans only, and rejects the others with a clear error, checked here)."""
+    from structcall import compile_tools
+    from structcall.errors import SchemaError
+
+    out = []
+    for t in tools:
+        try:
+            compile_tools([t], format=fmt)
+        except SchemaError as e:
+            assert fmt == "functiongemma" and all("notation of its own" in p.message or "names bare" in p.message
+                                                  for p in e.problems), e
+            continue
+        out.append(t)
+    return out
