@@ -23,7 +23,7 @@ from structcall.retrieval import (
 )
 from structcall.schema import Limits
 from structcall.signatures import compact_signature, render_tool_list, tool_list_tokens, type_hint
-from tools_fixtures import function_tool, expressible
+from tools_fixtures import function_tool
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -39,6 +39,9 @@ BOOK = function_tool("book_flight", {
     "passengers": {"type": "array", "items": {"type": "string"}, "maxItems": 4}},
     ["origin", "destination"], description="Book a flight between two airports.", additionalProperties=False)
 TOOLS = [WEATHER, BOOK]
+# the weather tool without its object argument: what FunctionGemma's notation can write
+WEATHER_SCALARS = function_tool("get_weather", {k: v for k, v in WEATHER["function"]["parameters"]["properties"].items() if k != "at"},
+                                ["city", "days"], description="Current weather in a city.", additionalProperties=False)
 
 
 @pytest.mark.parametrize(("schema", "hint"), [
@@ -90,8 +93,8 @@ def test_render_tool_list_views_and_bad_view():
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("view", ["compact", "names"])
 def test_compact_prompts_for_every_format(fmt, view, tiny_tokenizer, tiny_plain_tokenizer):
-    tools = TOOLS if fmt != "functiongemma" else expressible(TOOLS, fmt) + [{  # its flight tool: scalars only
-        "type": "function", "function": {"name": "book_flight", "parameters": {"type": "object", "properties": {"to": {"type": "string"}}}}}]
+    tools = TOOLS if fmt != "functiongemma" else [  # its own tools: scalar arguments only
+        WEATHER_SCALARS, function_tool("book_flight", {"to": {"type": "string"}})]
     grammar = compile_tools(tools, format=fmt)
     system = tool_system_prompt(grammar, tool_prompt=view)
     assert render_tool_list(tools, view) in system
@@ -115,7 +118,7 @@ def test_tool_list_tokens_saved_on_real_bfcl_functions(tiny_tokenizer):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_call_to_a_tool_shown_only_by_name_is_held_to_its_full_schema(fmt, tiny_tokenizer):
-    grammar = compile_tools(expressible(TOOLS, fmt), format=fmt, parallel_tool_calls=False)
+    grammar = compile_tools(TOOLS if fmt != "functiongemma" else [WEATHER_SCALARS], format=fmt, parallel_tool_calls=False)
     prompt = render_prompt(tiny_tokenizer, "weather in Oslo for 3 days", grammar, tool_prompt="names")
     assert "enum" not in prompt and "fahrenheit" not in prompt  # the prompt never showed the schema
     good = {"city": "Oslo", "days": 3, "unit": "fahrenheit"}
