@@ -91,9 +91,10 @@ class ToolChoice:
 def normalize_tool_choice(tool_choice, specs: list[ToolSpec]) -> ToolChoice:
     """The typed `ToolChoice` of 'auto' | 'required' | 'none' | a tool name (a plain string
     other than the three modes) | the OpenAI Chat/Responses named-function shapes (always a
-    tool name) | a `ToolChoice`."""
-    if tool_choice is None:
-        return ToolChoice("auto")
+    tool name) | a `ToolChoice`. ``"auto"`` with no tools at all is text only (``"none"``),
+    as OpenAI's API treats a request without tools; ``"required"`` then raises when compiled."""
+    if tool_choice is None or tool_choice == "auto" or tool_choice == ToolChoice("auto"):
+        return ToolChoice("auto" if specs else "none")
     if isinstance(tool_choice, ToolChoice):
         if not tool_choice.named:
             return tool_choice
@@ -271,7 +272,7 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
     calls: list[Node] = []
     if choice.mode != "none":
         if not allowed:
-            raise ValueError(f"tool_choice={str(choice)!r} needs at least one tool")
+            raise ValueError(f"tool_choice={str(choice)!r} needs at least one tool, and none was given")
         for spec in allowed:
             try:
                 # the grammar's name, and the tool's own dotted name as BFCL writes it
@@ -373,6 +374,7 @@ def compile_tools(
         tool_choice: "auto" (text or calls; text before the call where the format allows it),
             "required" (at least one call), "none" (text only), or a function name /
             ``{"type": "function", "function": {"name": ...}}`` (exactly one call of it).
+            With no tools, "auto" is text only ("none"); "required" raises ValueError.
         parallel_tool_calls: False admits exactly one call (the grammar enforces it).
         max_calls: cap on parallel calls (default `DEFAULT_MAX_CALLS`, reported in `capped`).
         strict: raise `UnsupportedSchemaError` for a keyword the grammar cannot express

@@ -138,6 +138,26 @@ def test_tool_choice_modes(fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_no_tools_means_text_only(fmt):
+    # as OpenAI's API: a request without tools gets plain text ("auto" and "none" alike)
+    from structcall import parse_calls
+    from structcall.compile import ToolChoice
+    from structcall.render import render_calls
+
+    call = render_calls([("get_weather", {"city": "Paris"})], fmt, tools=[WEATHER])
+    for choice in ("auto", None, ToolChoice("auto"), "none"):
+        g = compile_tools([], format=fmt, tool_choice=choice)
+        assert g.choice == ToolChoice("none"), choice
+        check(g, [("The answer is 4.", True), ("", True), (call, False)])
+        assert parse_calls("The answer is 4.", [], format=fmt) == []
+    for choice in ("required", ToolChoice("required")):
+        with pytest.raises(ValueError, match=r"tool_choice='required' needs at least one tool, and none was given"):
+            compile_tools([], format=fmt, tool_choice=choice)
+    with pytest.raises(ValueError, match=r"names the function 'get_weather', which is not among the tools \(none given\)"):
+        compile_tools([], format=fmt, tool_choice="get_weather")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_parallel_false_is_enforced_by_the_grammar(fmt):
     from structcall.render import render_calls
 
