@@ -305,9 +305,10 @@ def _build(specs: list[ToolSpec], fmt: OutputFormat, choice: ToolChoice, paralle
                         raise SchemaError([Problem(spec.pointer.rsplit("/parameters", 1)[0] + "/name", f"tool name {spec.name!r} is not a Python identifier, so the pythonic format cannot call it")])
                     node = seq(alt(*[Lit(n) for n in names]), Lit("("), comp.compile_kwargs(spec.parameters, spec.pointer), Lit(")"))
                 else:
-                    key = "{" + json.dumps(fmt.name_key) + ": "
+                    # canonical ", " / ": ", or compact "," / ":" (json.dumps(separators=(",", ":")))
+                    colon, comma = alt(Lit(": "), Lit(":")), alt(Lit(", "), Lit(","))
                     name = alt(*[Lit(json.dumps(n, ensure_ascii=False)) for n in names])
-                    node = seq(Lit(key), name, Lit(", " + json.dumps(fmt.arguments_key) + ": "),
+                    node = seq(Lit("{" + json.dumps(fmt.name_key)), colon, name, comma, Lit(json.dumps(fmt.arguments_key)), colon,
                                comp.compile_root(spec.parameters, spec.pointer), Lit("}"))
             except SchemaError as e:
                 problems.extend(e.problems)

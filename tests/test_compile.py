@@ -60,7 +60,9 @@ def test_json_format_table():
         (J("get_weather", {"unit": "f", "city": "Paris"}), False),  # keys in schema order only
         (J("get_wether", {"city": "Paris"}), False),  # unknown tool
         ('{"name": "get_weather", "arguments": {"city": "Paris"}} trailing', False),
-        ('{"name":"get_weather","arguments":{"city":"Paris"}}', False),  # canonical separators only
+        ('{"name":"get_weather","arguments":{"city":"Paris"}}', True),  # compact separators, as json.dumps writes them
+        ('{"name":  "get_weather", "arguments": {"city": "Paris"}}', False),  # one space at most
+        ('{"name": "get_weather", "arguments": {"city" : "Paris"}}', False),  # none before the colon
         (' {"name": "get_weather", "arguments": {"city": "Paris"}}', False),  # calls start the output
         ("[]", False),
     ])

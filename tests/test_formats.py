@@ -34,6 +34,13 @@ TABLES = {
         ("This is some prior text that has nothing to do with tool calling.", True),
         # Qwen2.5 / Hermes chat template rendering of a call, then the end of the turn
         ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n', True),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('<tool_call>{"name":"get_weather","arguments":{"city":"Paris","unit":"celsius"}}</tool_call>', True),
+        ('<tool_call>\n{"name": "get_weather", "arguments": {"city":"Paris", "unit":"celsius"}}\n</tool_call>', True),
+        ('<tool_call>{"name":"get_weather","arguments":{"city":"Paris","unit":"kelvin"}}</tool_call>', False),
+        ('<tool_call>{"name":"search","arguments":{}}</tool_call>', False),
+        ('<tool_call>{"name": "get_weather", "arguments": {"city":  "Paris"}}</tool_call>', False),
+        ('<tool_call>{"name": "get_weather", "arguments": {"city" : "Paris"}}</tool_call>', False),
         # stopping: a separator never forces another call; bounded whitespace only
         ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>', False),
         ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' + "\n" * 5, False),
@@ -48,6 +55,9 @@ TABLES = {
          '{"name": "search", "arguments": {"q": "dogs"}}]</tool_call>', True),
         ("I cannot answer this: none of the functions can be used.", True),  # "point it out and refuse"
         ('<tool_call>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_call>\n', True),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('<tool_call>[{"name":"get_weather","arguments":{"city":"Paris"}},{"name":"search","arguments":{"q":"dogs"}}]</tool_call>', True),
+        ('<tool_call>[{"name":"get_weather","arguments":{"town":"Paris"}}]</tool_call>', False),
         ('<tool_call>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_call><tool_call>', False),
         ('<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>', False),  # a list, always
         ('Sure! <tool_call>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_call>', False),
@@ -57,9 +67,16 @@ TABLES = {
         ('[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]', False),
         ('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}},{"name": "search", "arguments": {"q": "x"}}]', True),
         ('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}]\n', True),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('[TOOL_CALLS][{"name":"get_weather","arguments":{"city":"Paris","unit":"fahrenheit"}}]', True),
+        ('[TOOL_CALLS][{"name":"get_weather","arguments":{"city":"Paris","unit":"F"}}]', False),
     ],
     "pythonic": [
         ('[get_weather(city="Paris", unit="celsius")]', True),
+        # Llama 3.2's documented output (vLLM tests/tool_parsers/test_pythonic_tool_parser.py): Python's quotes
+        ("[get_weather(city='San Francisco', unit='celsius')]", True),
+        ("[get_weather(city='Martha\\'s Vineyard'), search(q='\\\"cool units\\\"')]", True),
+        ("[get_weather(city='Paris', unit='kelvin')]", False),
         ('[get_weather(city="Paris"),\nsearch(q="dogs")]', True),
         ('[get_weather(city="Paris")]\n', True),
         ('[get_weather(city="Paris")] thanks', False),
@@ -71,6 +88,9 @@ TABLES = {
         ('{"name": "search", "arguments": {"q": "test"}}', False),  # Llama writes "parameters"
         ("The weather is nice.", True),
         ('{"name": "search", "parameters": {"q": "test"}} ok', False),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('{"name":"search","parameters":{"q":"test"}}', True),
+        ('{"name":"search","parameters":{"q":1}}', False),
     ],
     "deepseek_v3": [
         # DeepSeek V3 chat template rendering (sglang/llama.cpp parser tests)
@@ -89,15 +109,19 @@ TABLES = {
          '<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>', True),
         ('<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "NYC"}<｜tool▁call▁end｜>'
          '<｜tool▁calls▁end｜><｜tool▁calls▁begin｜>', False),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city":"NYC","unit":"celsius"}<｜tool▁call▁end｜>'
+         '<｜tool▁calls▁end｜>', True),
+        ('<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"unit":"celsius"}<｜tool▁call▁end｜>'
+         '<｜tool▁calls▁end｜>', False),
     ],
     "harmony": [
         # gpt-oss harmony: a call on the commentary channel (openai/harmony docs, vLLM's openai parser tests)
         ('<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>', True),
         ('<|channel|>analysis<|message|>User wants weather.<|end|><|start|>assistant'
          '<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>', True),
-        # compact JSON separators, as harmony's examples write them: not in the grammar yet
-        # (arguments use the canonical ", " / ": ")
-        ('<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city":"Paris"}<|call|>', False),
+        # compact JSON separators, as harmony's examples write them
+        ('<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city":"Paris"}<|call|>', True),
         ('<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>'
          '<|channel|>commentary to=functions.search <|constrain|>json<|message|>{"q": "x"}<|call|>', False),  # one per message
     ],
@@ -125,6 +149,9 @@ TABLES = {
         ('<|tool_calls_section_begin|><|tool_call_begin|>functions.search:3<|tool_call_argument_begin|>{"q": "cats"}'
          "<|tool_call_end|><|tool_calls_section_end|>", True),
         ("This is a test", True),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('<|tool_calls_section_begin|><|tool_call_begin|>functions.search:0<|tool_call_argument_begin|>{"q":"cats"}'
+         "<|tool_call_end|><|tool_calls_section_end|>", True),
         # the id without the template's functions. prefix (vLLM's no_functions_prefix case): not in the grammar
         ('<|tool_calls_section_begin|><|tool_call_begin|>get_weather:0 <|tool_call_argument_begin|>{"city": "Tokyo"}'
          "<|tool_call_end|><|tool_calls_section_end|>", False),
@@ -206,6 +233,10 @@ TABLES = {
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}\n', True),
         ('[{"name": "get_weather", "arguments": {"city": "Paris"}},\n {"name": "search", "arguments": {"q": "x"}}]', True),
         ('{"name": "get_weather", "arguments": {"city": "Paris"}}{"name": "search", "arguments": {"q": "x"}}', False),
+        # compact separators (json.dumps(separators=(",", ":"))): bounded, the schema still holds
+        ('{"name":"get_weather","arguments":{"city":"Paris"}}', True),
+        ('[{"name":"get_weather","arguments":{"city":"Paris"}},{"name":"search","arguments":{"q":"x"}}]', True),
+        ('{"name":"get_weather","arguments":{"city":"Paris","unit":"kelvin"}}', False),
     ],
 }
 
@@ -441,3 +472,60 @@ def test_tool_choice_value_checks():
         ToolChoice("sometimes")
     with pytest.raises(ValueError, match="not among the tools"):
         compile_tools(TOOLS, tool_choice={"type": "function", "function": {"name": "none"}})
+
+
+# The model outputs of vLLM's pythonic tool-parser tests (tests/tool_parsers/test_pythonic_tool_parser.py;
+# the first is Llama 3.2's documented response format), with tools written for their arguments
+VLLM_PYTHONIC_TOOLS = [
+    function_tool("get_weather", {"city": {"type": "string"}, "metric": {"type": "string"}}, required=None),
+    function_tool("register_user", {
+        "name": {"type": "string"}, "age": {"type": "integer"},
+        "address": {"type": "object", "properties": {"city": {"type": "string"}, "state": {"type": "string"}}},
+        "role": {"type": ["string", "null"]}, "passed_test": {"type": "boolean"},
+        "aliases": {"type": "array", "items": {"type": "string"}}}, required=None),
+    function_tool("do_something_cool", {"additional_data": {"type": "object"}, "steps": {"type": "array"}}, required=None),
+]
+VLLM_SIMPLE = "get_weather(city='San Francisco', metric='celsius')"
+VLLM_MORE_TYPES = ("register_user(name='John Doe', age=37, address={'city': 'San Francisco', 'state': 'CA'}, role=None, "
+                   "passed_test=True, aliases=['John', 'Johnny'])")
+VLLM_PYTHONIC = [
+    (f"[{VLLM_SIMPLE}]", [("get_weather", {"city": "San Francisco", "metric": "celsius"})]),
+    (f"[{VLLM_MORE_TYPES}]", [("register_user", {"name": "John Doe", "age": 37, "address": {"city": "San Francisco", "state": "CA"},
+                                                 "role": None, "passed_test": True, "aliases": ["John", "Johnny"]})]),
+    ("[get_weather()]", [("get_weather", {})]),
+    ("[do_something_cool(additional_data={})]", [("do_something_cool", {"additional_data": {}})]),
+    ("[do_something_cool(steps=[])]", [("do_something_cool", {"steps": []})]),
+    (r"""[get_weather(city='Martha\'s Vineyard', metric='\"cool units\"')]""",
+     [("get_weather", {"city": "Martha's Vineyard", "metric": '"cool units"'})]),
+    (f"[{VLLM_SIMPLE}, {VLLM_MORE_TYPES}]", None),  # both calls above
+]
+
+
+def test_vllm_pythonic_parser_outputs_are_in_the_grammar():
+    g = compile_tools(VLLM_PYTHONIC_TOOLS, format="pythonic", tool_choice="required")
+    assert check_table(g, [(text, True) for text, _ in VLLM_PYTHONIC]) == []
+    for text, calls in VLLM_PYTHONIC:
+        got = [(c.name, c.arguments) for c in parse_calls(text, g)]
+        assert got == (calls if calls is not None else VLLM_PYTHONIC[0][1] + VLLM_PYTHONIC[1][1]), text
+    # the schema still holds in Python's quoting: a wrong type, an unknown key of a declared object
+    assert check_table(g, [("[register_user(age='37')]", False), ("[register_user(address={'town': 'Oslo'})]", False),
+                           ("[get_weather(city='Oslo', unit='celsius')]", False)]) == []
+
+
+def test_pythonic_single_quotes_everywhere_a_string_goes():
+    # BFCL's gold answers as Python writes them: formats, patterns, free-form values and dict keys
+    tool = function_tool("f", {
+        "d": {"type": "string", "format": "date"}, "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "s": {"type": "string", "pattern": "^a[\"']b$"}, "data": {}, "cards": {"type": "object"},
+        "at": {"type": "object", "properties": {"lat": {"type": "number"}}, "additionalProperties": False}}, required=None)
+    g = compile_tools([tool], format="pythonic", tool_choice="required")
+    assert check_table(g, [
+        ("[f(d='2019-12-13')]", True), ('[f(d="2019-12-13")]', True), ("[f(d='2019-12-1')]", False),
+        ("[f(code='ABC')]", True), ("[f(code='AB')]", False), ("[f(code='ABC\")]", False),
+        ("[f(s='a\\'b')]", True), ("[f(s='a\"b')]", True), ('[f(s="a\'b")]', True), ("[f(s='a'b')]", False),
+        ("[f(data='my_data')]", True), ("[f(data={'k': ['v', 1, None]})]", True), ("[f(data='x\")]", False),
+        ("[f(cards={'Alex': [['A of spades']], \"Sam\": []})]", True), ("[f(cards={'Alex': 'x\"})]", False),
+        ("[f(at={'lat': 1.5})]", True), ("[f(at={'lon': 1.5})]", False),
+    ]) == []
+    call = parse_calls("[f(d='2019-12-13', data={'k': 'v'}, cards={'Alex': []})]", g)[0]
+    assert call.arguments == {"d": "2019-12-13", "data": {"k": "v"}, "cards": {"Alex": []}}

@@ -1,8 +1,8 @@
 """JSON Schema -> grammar IR.
 
 `SchemaCompiler.value(schema, pointer)` returns a grammar node that admits the JSON (or Python
-literal) texts of the instances of `schema`, rendered with canonical separators (``", "`` and
-``": "``, no other whitespace). What a grammar cannot express is never dropped silently: it is
+literal) texts of the instances of `schema`, with canonical (``", "`` and ``": "``) or compact
+(``","`` and ``":"``) separators and no other whitespace. What a grammar cannot express is never dropped silently: it is
 recorded as a `SchemaNote` in `unenforced` (the validator checks it after decoding) or, in strict
 mode, raised as `UnsupportedSchemaError`. Where the schema sets no bound on a string, number,
 array or free-form value, a documented default cap from `Limits` keeps a weak model from running

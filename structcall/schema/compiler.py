@@ -17,7 +17,7 @@ from .merge import canon, disjoint_types, infer_types, is_structured, merge_all_
 from ..pointer import PointerError, join, resolve_ref
 from .notes import ANNOTATIONS, VALIDATOR_ONLY, Limits, SchemaNote
 from .scalars import ScalarRules
-from .syntax import DIGIT, DIGIT19, SYNTAXES
+from .syntax import COLON, COMMA, DIGIT, DIGIT19, SYNTAXES
 
 
 class SchemaCompiler(ScalarRules, ContainerRules):
@@ -286,8 +286,9 @@ class SchemaCompiler(ScalarRules, ContainerRules):
         if name in self.g.rules:
             return Ref(name)
         d = self.limits.max_number_digits
+        text = self.lang.string(0, self.limits.max_string_length)  # Python: 'inches' too
         scalar = alt(
-            seq(Lit('"'), Rep(self.lang.char, 0, self.limits.max_string_length), Lit('"')),
+            text,
             seq(opt(Lit("-")), alt(Lit("0"), seq(DIGIT19, Rep(DIGIT, 0, d - 1))), opt(seq(Lit("."), Rep(DIGIT, 1, d)))),
             *self.lang.constants(),
         )
@@ -296,11 +297,10 @@ class SchemaCompiler(ScalarRules, ContainerRules):
             return Ref(name)
         self.g.rules[name] = EMPTY
         inner = self.any_value(pointer, depth - 1)
-        key = seq(Lit('"'), Rep(self.lang.char, 0, self.limits.max_string_length), Lit('"'))
-        pair = seq(key, Lit(": "), inner)
+        pair = seq(text, COLON, inner)
         n_arr, n_obj = self.limits.max_array_items, self.limits.max_object_properties
-        arr = seq(Lit("["), opt(seq(inner, Rep(seq(Lit(", "), inner), 0, n_arr - 1))), Lit("]"))
-        obj = seq(Lit("{"), opt(seq(pair, Rep(seq(Lit(", "), pair), 0, n_obj - 1))), Lit("}"))
+        arr = seq(Lit("["), opt(seq(inner, Rep(seq(COMMA, inner), 0, n_arr - 1))), Lit("]"))
+        obj = seq(Lit("{"), opt(seq(pair, Rep(seq(COMMA, pair), 0, n_obj - 1))), Lit("}"))
         self.g.rules[name] = alt(scalar, arr, obj)
         return Ref(name)
 

@@ -3,7 +3,6 @@ schema order, patternProperties, additional keys that never repeat a declared on
 
 from __future__ import annotations
 
-import json
 import re
 
 from ..errors import Problem, SchemaError
@@ -11,7 +10,7 @@ from ..grammar import EMPTY, Chars, Lit, Node, Rep, alt, opt, seq
 from ..patterns import PatternUndecided, search
 from ..pointer import join
 from .regex import CONTROL_ESCAPES, PatternCompiler, PatternUnsupported, encode_class, encode_literal_char
-from .syntax import ANY_DECODED
+from .syntax import ANY_DECODED, COLON, COMMA
 
 
 def _trie(keys) -> dict:
@@ -31,7 +30,7 @@ class ContainerRules:
 
     # -- containers
     def _items_seq(self, item: Node, lo: int, hi: int) -> Node:
-        sep = Lit(", ")
+        sep = COMMA
         if hi == 0:
             return Lit("[]")
         if lo == 0:
@@ -70,9 +69,9 @@ class ContainerRules:
         def after(k: int) -> Node:  # what may follow k emitted items
             if k >= m and k >= lo:
                 more = hi - k
-                return seq(Rep(seq(Lit(", "), rest), 0, more), Lit("]")) if rest is not None and more > 0 else Lit("]")
+                return seq(Rep(seq(COMMA, rest), 0, more), Lit("]")) if rest is not None and more > 0 else Lit("]")
             nxt = pnodes[k] if k < m else rest
-            cont = seq(Lit(", "), nxt, after(k + 1))
+            cont = seq(COMMA, nxt, after(k + 1))
             return cont if k < lo else alt(Lit("]"), cont)
 
         if hi == 0:
@@ -80,12 +79,13 @@ class ContainerRules:
         first = seq(pnodes[0], after(1))
         return seq(Lit("["), first if lo > 0 else alt(Lit("]"), first))
 
-    def key_literal(self, key: str) -> str:
-        return json.dumps(key, ensure_ascii=False) + ": "
+    def key_literal(self, key: str) -> Node:
+        # the key as JSON writes it, and (Python) as repr does ({'lat': 1.5}); then a separator
+        return seq(alt(*[Lit(t) for t in self.lang.constant_texts(key)]), COLON)
 
     def properties_body(self, schema: dict, pointer: str, depth: int, *, key=None, sep: str = ", ", nonempty: bool = False) -> Node | None:
         """The inside of an object with declared properties, in schema order; required ones
-        must appear. `key(name) -> str` renders a property key (JSON ``"k": `` by default,
+        must appear. `key(name) -> str | Node` renders a property key (JSON ``"k": `` by default,
         ``k=`` for Python keyword arguments). With `nonempty` (an object whose other keys follow
         the declared ones), only the bodies that emit at least one property (None when there are
         none), and each optional property is its own rule, so that a greedy lexer never has to
@@ -108,11 +108,13 @@ class ContainerRules:
                 entries.append((name, addl if isinstance(addl, dict) else True, True, f"{pointer}/additionalProperties"))
                 if schema.get("patternProperties"):
                     self.note_unenforced(f"{pointer}/required", "patternProperties", f"required property {name!r} is not declared: a patternProperties schema its name matches is checked by the validator")
-        nodes = [(seq(Lit(key(name)), self.value(sub, ptr, depth + 1)), req) for name, sub, req, ptr in entries]
+        keys = {name: key(name) for name, _, _, _ in entries}
+        nodes = [(seq(Lit(keys[name]) if isinstance(keys[name], str) else keys[name], self.value(sub, ptr, depth + 1)), req)
+                 for name, sub, req, ptr in entries]
         n = len(nodes)
         if n == 0:
             return None if nonempty else EMPTY
-        s = Lit(sep)
+        s = COMMA if sep == ", " else Lit(sep)
         # tails[i]: what may follow once something was emitted, over properties i..n-1
         tails: list[Node] = [EMPTY] * (n + 1)
         for i in range(n - 1, -1, -1):
@@ -141,11 +143,25 @@ class ContainerRules:
         cap = self.limits.max_string_length
         self.note_cap(f"{pointer}/additionalProperties", "maxLength", f"keys of additional properties limited to about {cap} characters")
         anychar = encode_class(ANY_DECODED)
+        python = self.lang.sq_char is not None
         if any(ord(c) < 0x20 or c in '"\\' for k in declared for c in k):
+            if python:
+                self.note_cap(f"{pointer}/additionalProperties", "additionalProperties", "declared keys hold quotes, backslashes or control characters: other keys are generated double-quoted only")
             return self._other_key_exact(declared, cap, anychar)
+        dq = self._other_key_quoted(declared, cap, '"')
+        if not python or any(c == "'" for k in declared for c in k):
+            if python:
+                self.note_cap(f"{pointer}/additionalProperties", "additionalProperties", "declared keys hold a single quote: other keys are generated double-quoted only")
+            return dq
+        return alt(dq, self._other_key_quoted(declared, cap, "'"))  # Python: {'Alex': ...} too
+
+    def _other_key_quoted(self, declared, cap: int, quote: str) -> Node:
+        """`_other_key` between `quote` marks (``"``, or ``'`` for Python literals), for
+        declared keys without quotes, backslashes or control characters."""
+        anychar = encode_class(ANY_DECODED, quote)
         trie = _trie(declared)
-        # characters that are written as themselves in a JSON string, less the trie's next ones
-        cuts = [(0, 0x1F), (34, 34), (92, 92)]
+        # characters that are written as themselves in the string, less the trie's next ones
+        cuts = [(0, 0x1F), (ord(quote), ord(quote)), (92, 92)]
 
         def kids(t):
             return [c for c in t if c is not None]
@@ -165,10 +181,10 @@ class ContainerRules:
         def paths(t) -> Node:  # every trie path, the empty one included
             return alt(EMPTY, *[seq(Lit(c), paths(t[c])) for c in kids(t)])
 
-        esc = alt(Lit('\\"'), Lit("\\\\"), CONTROL_ESCAPES)
+        esc = alt(Lit("\\" + quote), Lit("\\\\"), CONTROL_ESCAPES)
         body = seq(alt(g(trie), seq(paths(trie), esc)), Rep(anychar, 0, cap - 1))
         fin = f(trie)
-        return seq(Lit('"'), alt(fin, body) if fin is not None else body, Lit('"'))
+        return seq(Lit(quote), alt(fin, body) if fin is not None else body, Lit(quote))
 
     def _other_key_exact(self, declared, cap: int, anychar: Node) -> Node:
         """`_other_key` for declared keys that hold quotes, backslashes or control characters
@@ -233,7 +249,7 @@ class ContainerRules:
             if not trivial:
                 open_pats.append(pat)
             valnode = self.any_value(pptr, self.limits.max_any_depth - 1) if trivial else self.value(sub, pptr, depth + 1)
-            out.append(seq(keynode, Lit(": "), valnode))
+            out.append(seq(keynode, COLON, valnode))
         if len(open_pats) > 1:
             self.note_unenforced(f"{pointer}/patternProperties", "patternProperties", "a key matching several patterns must satisfy each of their schemas: checked by the validator")
         if not closed:
@@ -244,7 +260,7 @@ class ContainerRules:
                 valnode = self.any_value(aptr, self.limits.max_any_depth - 1)
             else:
                 valnode = self.value(addl, aptr, depth + 1)
-            out.append(seq(self._other_key(declared, pointer), Lit(": "), valnode))
+            out.append(seq(self._other_key(declared, pointer), COLON, valnode))
         return out
 
     def _object(self, schema: dict, pointer: str, depth: int) -> Node:
@@ -273,8 +289,8 @@ class ContainerRules:
             if hi == 0:
                 return Lit("{}")
             if lo == 0:
-                return seq(Lit("{"), opt(seq(pair, Rep(seq(Lit(", "), pair), 0, int(hi) - 1))), Lit("}"))
-            return seq(Lit("{"), pair, Rep(seq(Lit(", "), pair), lo - 1, int(hi) - 1), Lit("}"))
+                return seq(Lit("{"), opt(seq(pair, Rep(seq(COMMA, pair), 0, int(hi) - 1))), Lit("}"))
+            return seq(Lit("{"), pair, Rep(seq(COMMA, pair), lo - 1, int(hi) - 1), Lit("}"))
         for kw in ("minProperties", "maxProperties"):
             if kw in schema:
                 self.note_unenforced(f"{pointer}/{kw}", kw, "checked by the validator when properties are declared")
@@ -291,13 +307,13 @@ class ContainerRules:
             self.note_cap(pointer, "maxProperties", f"at most {hi} properties beyond the declared ones")
         hi = int(hi)
         pair = alt(*entries)
-        more = Rep(seq(Lit(", "), pair), 0, max(hi - 1, 0))
+        more = Rep(seq(COMMA, pair), 0, max(hi - 1, 0))
         if hi == 0:
             inner = body if body is not None else EMPTY
         elif required and body is not None:  # the body always emits something
-            inner = seq(body, Rep(seq(Lit(", "), pair), 0, hi))
+            inner = seq(body, Rep(seq(COMMA, pair), 0, hi))
         else:
-            first = alt(seq(body, Rep(seq(Lit(", "), pair), 0, hi)), seq(pair, more)) if body is not None else seq(pair, more)
+            first = alt(seq(body, Rep(seq(COMMA, pair), 0, hi)), seq(pair, more)) if body is not None else seq(pair, more)
             inner = opt(first)
         return seq(Lit("{"), inner, Lit("}"))
 

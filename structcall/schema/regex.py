@@ -88,13 +88,14 @@ CONTROL_ESCAPES = alt(
 )
 
 
-def encode_class(cls: Chars) -> Node:
-    """A class of decoded characters -> the JSON/Python string-literal encodings of them."""
+def encode_class(cls: Chars, quote: str = '"') -> Node:
+    """A class of decoded characters -> the JSON/Python string-literal encodings of them
+    (between `quote` marks: ``'`` for a single-quoted Python string)."""
     pos = cls.positive()
     plain = []
     for a, b in pos:
-        # cut out control chars, '"' and '\\', which must be escaped inside a string literal
-        cuts = [(0, 0x1F), (34, 34), (92, 92)]
+        # cut out control chars, the quote and '\\', which must be escaped inside a string literal
+        cuts = [(0, 0x1F), (ord(quote), ord(quote)), (92, 92)]
         segs = [(a, b)]
         for ca, cb in cuts:
             nxt = []
@@ -115,16 +116,19 @@ def encode_class(cls: Chars) -> Node:
     if all(cls.contains(ch) for ch in controls):  # the escapes json.dumps writes, compactly
         options.append(CONTROL_ESCAPES)
         controls = []
-    for ch in ['"', "\\"] + controls:
+    for ch in [quote, "\\"] + controls:
         if cls.contains(ch):
-            options.append(Lit(json.dumps(ch)[1:-1]))  # the escape json.dumps writes for it
+            options.append(Lit(encode_literal_char(ch, quote)))  # the escape json.dumps (repr) writes for it
     if not options:
         raise PatternUnsupported("empty character class")
     return alt(*options)
 
 
-def encode_literal_char(c: str) -> str:
-    """The text json.dumps writes for character `c` inside a string literal."""
+def encode_literal_char(c: str, quote: str = '"') -> str:
+    """The text json.dumps writes for character `c` inside a string literal (between ``'``
+    marks: ``\\'`` for a quote, ``"`` as itself)."""
+    if quote == "'" and c in "'\"":
+        return "\\'" if c == "'" else c
     return json.dumps(c, ensure_ascii=False)[1:-1]
 
 
@@ -133,8 +137,9 @@ class PatternCompiler:
     escapes in both syntaxes (a Python string literal reads them alike). Unbounded repeats and
     unanchored ends are capped at `cap` characters; `capped` says whether that happened."""
 
-    def __init__(self, cap: int):
+    def __init__(self, cap: int, quote: str = '"'):
         self.cap = cap
+        self.quote = quote
         self.capped = False
 
     def seq_(self, items) -> Node:
@@ -143,13 +148,13 @@ class PatternCompiler:
     def item(self, op, arg) -> Node:
         name = str(op)
         if name == "LITERAL":
-            return Lit(encode_literal_char(chr(arg)))
+            return Lit(encode_literal_char(chr(arg), self.quote))
         if name == "NOT_LITERAL":
-            return encode_class(Chars.of([(arg, arg)], True))
+            return encode_class(Chars.of([(arg, arg)], True), self.quote)
         if name == "ANY":
-            return encode_class(Chars.of([(10, 10)], True))
+            return encode_class(Chars.of([(10, 10)], True), self.quote)
         if name == "IN":
-            return encode_class(_decoded_class_from_in(arg))
+            return encode_class(_decoded_class_from_in(arg), self.quote)
         if name in ("MAX_REPEAT", "MIN_REPEAT"):
             lo, hi, sub = arg
             if hi == _sre_c.MAXREPEAT:
@@ -178,7 +183,7 @@ class PatternCompiler:
         if any(str(op) == "AT" for op, _ in parsed):
             raise PatternUnsupported("anchor inside the pattern")
         body = self.seq_(parsed)
-        anychar = encode_class(ANY_DECODED)
+        anychar = encode_class(ANY_DECODED, self.quote)
         if not start_anchored:
             body = seq(Rep(anychar, 0, self.cap), body)
             self.capped = True

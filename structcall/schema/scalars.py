@@ -113,7 +113,10 @@ class ScalarRules:
                     self.note_unenforced(pointer, "maxLength" if hi is not None else "minLength", f"length together with format {fmt!r} is checked by the validator")
                 if fmt in ("date", "date-time"):
                     self.note_unenforced(f"{pointer}/format", "format", "the grammar enforces the shape; calendar validity (e.g. no Feb 30) is checked by the validator")
-                return seq(q, PatternCompiler(cap).compile("^" + rx + "$"), q)
+                body = seq(q, PatternCompiler(cap).compile("^" + rx + "$"), q)
+                if self.lang.sq_char is not None:  # Python literals: either quote style ('2019-12-13')
+                    body = alt(body, seq(Lit("'"), PatternCompiler(cap, "'").compile("^" + rx + "$"), Lit("'")))
+                return body
         if fmt is not None and pattern is not None:
             self.note_unenforced(f"{pointer}/format", "format", "format together with pattern is checked by the validator")
         if pattern is not None:
@@ -130,6 +133,9 @@ class ScalarRules:
                     self.note_cap(f"{pointer}/pattern", "pattern", f"unbounded repetition limited to {hi if hi is not None else cap}")
                 if lo or hi is not None:
                     self.note_unenforced(pointer, "maxLength" if hi is not None else "minLength", "length together with pattern is checked by the validator")
+                if self.lang.sq_char is not None:  # Python literals: either quote style
+                    sq = PatternCompiler(hi if hi is not None else cap, "'").compile(pattern)
+                    return alt(seq(q, body, q), seq(Lit("'"), sq, Lit("'")))
                 return seq(q, body, q)
         if hi is None:
             hi = max(cap, lo)

@@ -21,6 +21,12 @@ PLAIN_SQ_CHAR = Chars.of([_CONTROL, (ord("'"), ord("'")), (ord("\\"), ord("\\"))
 ANY_DECODED = Chars.of([], negated=True)
 
 
+# separators between values: the canonical ", " and ": ", or the compact "," and ":" that
+# json.dumps(separators=(",", ":")) and many models write (bounded: nothing else)
+COMMA = alt(Lit(", "), Lit(","))
+COLON = alt(Lit(": "), Lit(":"))
+
+
 def lit_chars(s: str) -> Chars:
     """The class of the characters of `s`."""
     return Chars.of([(ord(c), ord(c)) for c in s])
