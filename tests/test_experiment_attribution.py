@@ -180,3 +180,18 @@ def test_baselines_and_the_repaired_regime_from_stored_outputs():
     m = {"sft": {"free": {"overall": {"format_failure_rate": 0.3, "accuracy_when_valid": 0.1}}}}
     g = power_gates(m)
     assert g["format_failure_rate"]["pass"] and not g["accuracy_when_valid"]["pass"]
+
+
+def test_a_resumed_stage_gives_no_per_unit_cost():
+    """A stage resumed after an interruption is timed over its last attempt only: dividing that by
+    all its units would understate the cost, so it is marked and gets no per-unit figure."""
+    from types import SimpleNamespace
+
+    from structcall.experiments.report import unit_costs
+
+    rows = [{"arm": "sft", "seed": 0, "regime": r, "item": i} for r in ("free", "constrained", "repaired") for i in range(5)]
+    cfg = SimpleNamespace(sft=SimpleNamespace(epochs=1.0))
+    fresh = unit_costs({"eval/sft-s0": {"wall_s": 20.0, "cpu_s": 10.0}}, {}, rows, cfg)
+    assert fresh["eval/sft-s0"] == {"unit": "item x regime", "units": 10, "wall_s_per_unit": 2.0, "cpu_s_per_unit": 1.0}
+    resumed = unit_costs({"eval/sft-s0": {"wall_s": 20.0, "cpu_s": 10.0, "resumed": True}}, {}, rows, cfg)
+    assert resumed["eval/sft-s0"]["wall_s_per_unit"] is None and resumed["eval/sft-s0"]["resumed"]

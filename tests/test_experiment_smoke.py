@@ -119,6 +119,9 @@ def test_tiny_pipeline_end_to_end_with_kill_and_resume(tmp_path):
         assert heading in report, heading
     for stage in ("base", "teacher", "datasets", "train/sft-s0", "onpolicy/s0", "train/dpo-s1", "eval/sft-s0"):
         assert stage in results["timings"]
+    # the killed SFT was timed over its second attempt only: marked, and no per-unit cost from it
+    assert results["timings"]["train/sft-s0"].get("resumed") and results["unit_costs"]["train/sft-s0"]["resumed"]
+    assert not results["timings"]["eval/sft-s0"].get("resumed") and results["unit_costs"]["eval/sft-s0"]["cpu_s_per_unit"] > 0
 
     # training moved the parameters (every arm, every seed); DPO arms and the control take the same steps
     for name, info in results["training"].items():

@@ -104,11 +104,16 @@ class Run:
         path.mkdir(parents=True, exist_ok=True)
         (path / "DONE.json").write_text(json.dumps({"key": key, "finished": time.time(), **info}, indent=1))
 
-    def _timed(self, name: str, fn: Callable[[], Any], cached: bool) -> Any:
+    def _timed(self, name: str, fn: Callable[[], Any], cached: bool, out_dir: Path | None = None) -> Any:
+        # a stage that finds work of an earlier, interrupted attempt in its folder resumes it; its
+        # timing then covers the last attempt only, so it is marked and gives no per-unit cost
+        resumed = out_dir is not None and out_dir.is_dir() and any(out_dir.iterdir())
         start, cpu = time.time(), time.process_time()
         out = fn()
         if not cached and is_main_process():
             self.timings[name] = {"wall_s": round(time.time() - start, 2), "cpu_s": round(time.process_time() - cpu, 2)}
+            if resumed:
+                self.timings[name]["resumed"] = True
             self.timings_path.write_text(json.dumps(self.timings, indent=1))
         return out
 
@@ -224,7 +229,8 @@ class Run:
         if not self._done(out, key):
             if out.exists():  # an interrupted sampling run: sampling is redone whole
                 shutil.rmtree(out)
-            info = self._timed(f"onpolicy/s{seed}", lambda: sample_student(self, seed, init, out), cached=False)
+            info = self._timed(f"onpolicy/s{seed}", lambda: sample_student(self, seed, init, out), cached=False,
+                                   out_dir=out)
             self._mark(out, key, **info)
         return out
 
@@ -237,7 +243,7 @@ class Run:
             origin = Path(init).parent.name if Path(init).name == "final" else init
             self.log(f"train: {arm} seed {seed} (from {origin})")
             info = self._timed(f"train/{arm}-s{seed}", lambda: train_arm(self, arm, seed, data_dir, init, out, steps=steps),
-                               cached=False)
+                               cached=False, out_dir=out)
             self._mark(out, key, **info)
         return out / "final"
 
@@ -254,7 +260,8 @@ class Run:
             key = digest("eval", model_key, self.cfg.eval, self.keys["tasks"], self.cfg.format)
             out = self.dir / "eval" / f"{arm}-s{seed}"
             if not self._done(out, key):
-                self._timed(f"eval/{arm}-s{seed}", lambda: eval_model(self, arm, seed, path, out), cached=False)
+                self._timed(f"eval/{arm}-s{seed}", lambda: eval_model(self, arm, seed, path, out), cached=False,
+                            out_dir=out)
                 self._mark(out, key)
             for regime in ("free", "constrained"):
                 rows += _jsonl_read(out / f"{regime}.jsonl")

@@ -382,11 +382,14 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
     lines += ["## Plots", "", "![regimes](regimes.png)", "", "![attribution](attribution.png)", "", "![taxonomy](taxonomy.png)", "",
               "## Stage timings", "", "| stage | wall s | CPU s |", "|---|---|---|"]
     for name, t in results["timings"].items():
-        lines.append(f"| {name} | {t['wall_s']} | {t['cpu_s']} |")
+        last = " (resumed: the last attempt only)" if t.get("resumed") else ""
+        lines.append(f"| {name}{last} | {t['wall_s']} | {t['cpu_s']} |")
     if results.get("unit_costs"):
         lines += ["", "Per-unit costs (from the timings above):", "", "| stage | unit | units | wall s / unit | CPU s / unit |",
                   "|---|---|---|---|---|"]
         lines += [f"| {k} | {u['unit']} | {u['units']} | {u['wall_s_per_unit']} | {u['cpu_s_per_unit']} |"
+                  if not u.get("resumed") else
+                  f"| {k} | {u['unit']} | {u['units']} | n/a: resumed, timed over its last attempt only | n/a |"
                   for k, u in results["unit_costs"].items()]
     lines += ["", f"Total wall time of computed stages: {results['total_wall_s']:.0f} s on {results['hardware']['cpu_count']} "
               f"CPU core(s){' + GPU' if results['hardware']['cuda'] else ''} (load average at report time "
@@ -425,7 +428,9 @@ def unit_costs(timings: dict, training: dict, rows: list[dict], cfg: Any) -> dic
             arm, _, seed = what.rpartition("-s")
             n = sum(1 for r in rows if r["arm"] == arm and str(r["seed"]) == seed and r["regime"] in ("free", "constrained"))
             units, unit = n, "item x regime"
-        if units:
+        if units and t.get("resumed"):  # the timing covers the last attempt only
+            out[name] = {"unit": unit, "units": units, "wall_s_per_unit": None, "cpu_s_per_unit": None, "resumed": True}
+        elif units:
             out[name] = {"unit": unit, "units": units, "wall_s_per_unit": round(t["wall_s"] / units, 3),
                          "cpu_s_per_unit": round(t["cpu_s"] / units, 3)}
     return out
