@@ -379,8 +379,10 @@ def _markdown(run: Any, summary: dict, results: dict) -> str:
                   _subtask_table(b, arms + list(BASELINES)), ""]
         for comp, per in b["attribution"].items():
             lines += [f"BFCL {comp.replace('_vs_', ' vs ')}: {per['overall']['note']}.", ""]
-    lines += ["## Plots", "", "![regimes](regimes.png)", "", "![attribution](attribution.png)", "", "![taxonomy](taxonomy.png)", "",
-              "## Stage timings", "", "| stage | wall s | CPU s |", "|---|---|---|"]
+    lines += ["## Plots", ""]
+    for png in results.get("plots", []):  # only the plots written (no attribution plot without a comparison)
+        lines += [f"![{png.removesuffix('.png')}]({png})", ""]
+    lines += ["## Stage timings", "", "| stage | wall s | CPU s |", "|---|---|---|"]
     for name, t in results["timings"].items():
         last = " (resumed: the last attempt only)" if t.get("resumed") else ""
         lines.append(f"| {name}{last} | {t['wall_s']} | {t['cpu_s']} |")
