@@ -107,15 +107,25 @@ def test_forced_bytes_cover_the_envelope(backend, tiny_tokenizer):
     be = _backend(backend, tiny_tokenizer)
     g = compile_tools(TOOLS, format="hermes", tool_choice="get_time", parallel_tool_calls=False, **SMALL)
     m = be.matchers(g, 1)[0]
-    # the opener, then the model picks the envelope's (bounded) whitespace, then "{" forces the rest
+    # the opener, then the model picks the envelope's (bounded) whitespace, then "{" forces the
+    # envelope up to each separator, where the model picks JSON's spaced or compact style
     assert m.forced_bytes() == b"<tool_call>"
     opener = tiny_tokenizer.encode("<tool_call>\n{", add_special_tokens=False)
     assert m.consume(opener) == len(opener)
-    assert m.forced_bytes() == b'"name": "get_time", "arguments": {"tz": "'
+    space = tiny_tokenizer.encode(" ", add_special_tokens=False)
+    pieces = []
+    for _ in range(4):
+        pieces.append(m.forced_bytes())
+        ids = tiny_tokenizer.encode(pieces[-1].decode(), add_special_tokens=False) + space
+        assert m.consume(ids) == len(ids)
+    pieces.append(m.forced_bytes())
+    assert pieces == [b'"name":', b'"get_time",', b'"arguments":', b'{"tz":', b'"']
     g_req = compile_tools(TOOLS, format="hermes", tool_choice="required", **SMALL)
     m2 = be.matchers(g_req, 1)[0]
     assert m2.forced_bytes() == b"<tool_call>"
-    assert m2.consume(opener) == len(opener) and m2.forced_bytes() == b'"name": "get_'
+    assert m2.consume(opener) == len(opener) and m2.forced_bytes() == b'"name":'
+    ids = tiny_tokenizer.encode('"name":', add_special_tokens=False) + space
+    assert m2.consume(ids) == len(ids) and m2.forced_bytes() == b'"get_'
     g_auto = compile_tools(TOOLS, format="hermes", tool_choice="auto", **SMALL)
     m3 = be.matchers(g_auto, 1)[0]
     assert m3.forced_bytes() == b""  # text or a call: nothing forced
