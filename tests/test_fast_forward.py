@@ -100,7 +100,7 @@ def test_greedy_batched_output_equals_step_by_step(backend, tiny_tokenizer, tiny
     """Three formats and prompt lengths in one batch: every row's text is the text decoded
     one token per forward pass."""
     grammars = [compile_tools(TOOLS, format=f, tool_choice=c, **OPTS)
-                for f, c in (("hermes", "required"), ("json", "get_weather"), ("pythonic", "auto"))]
+                for f, c in (("hermes", "required"), ("json", "get_weather"), ("pythonic", "get_weather"))]  # pythonic named: a long forced run (the JSON ones now stop at each separator) the random model breaks
     info, fast, _ = _run(tiny_model64, tiny_tokenizer, grammars, ASK, backend=backend, mode="chunk")
     _, slow, _ = _run(tiny_model64, tiny_tokenizer, grammars, ASK, backend=backend, mode="off")
     assert [_text(info, s) for s in fast] == [_text(info, s) for s in slow]
