@@ -159,3 +159,19 @@ def test_model_teacher_samples_k_labelled_candidates(examples):
         assert c["source"] == "model" and set(c["verdict"]) >= {"label", "format_valid", "ast_correct"}
         # a random model's short samples are not correct answers
         assert not is_correct(c["verdict"])
+
+
+def test_a_no_call_gold_is_the_formats_own_no_call_where_it_has_one(examples):
+    """SmolLM2's format writes "no call" as an empty list; Hermes has no such form, so its gold
+    stays the task's text refusal. Both are scored as a correct abstention."""
+    nocall = [e for e in examples if e["expect"] == "no_call"][:5]
+    answer = [e for e in examples if e["expect"] == "answer"][:3]
+    assert nocall and answer
+    for ex in nocall:
+        assert target_text(ex, "smollm2") == "<tool_call>[]</tool_call>"
+        assert target_text(ex, "hermes") == ex["target"]
+        for fmt in ("smollm2", "hermes"):
+            v = verify(target_text(ex, fmt), ex, format=fmt)
+            assert v.ast_correct and v.decision == "text", (fmt, v)
+    for ex in answer:  # a reply to a tool result stays text in every format
+        assert target_text(ex, "smollm2") == ex["target"]

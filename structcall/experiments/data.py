@@ -35,11 +35,19 @@ __all__ = ["build_datasets", "minimal_pairs", "onpolicy_pairs", "pair_audit", "t
 
 
 def target_text(ex: dict, fmt: str) -> str:
-    """The gold answer of ``ex`` written in output format ``fmt``."""
+    """The gold answer of ``ex`` written in output format ``fmt``.
+
+    A no-call item's gold is the format's own way to say "no call" where it has one (SmolLM2:
+    ``<tool_call>[]</tool_call>``, what its tool prompt asks for), else the task's text refusal.
+    The pilot's SFT student, trained on text refusals in SmolLM2's format, answered every no-call
+    item with a call (32 of 32)."""
+    from structcall.formats import load_format
     from structcall.render import render_calls
 
     if ex["expect"] == "call":
         return render_calls(ex["gold_calls"], format=fmt, tools=ex["tools"])
+    if ex["expect"] == "no_call" and load_format(fmt).no_call:
+        return load_format(fmt).no_call
     return ex["target"]
 
 
