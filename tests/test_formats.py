@@ -529,3 +529,19 @@ def test_pythonic_single_quotes_everywhere_a_string_goes():
     ]) == []
     call = parse_calls("[f(d='2019-12-13', data={'k': 'v'}, cards={'Alex': []})]", g)[0]
     assert call.arguments == {"d": "2019-12-13", "data": {"k": "v"}, "cards": {"Alex": []}}
+
+
+def test_the_readme_formats_table_is_the_format_data():
+    """The README's table of formats, families and detection markers is the registry's own rows."""
+    from pathlib import Path
+
+    from structcall.formats import format_table, load_format
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = readme.split("<!-- formats table:", 1)[1].splitlines()[1:]
+    rows = [line for line in lines[2:len(format_table()) + 2]]
+    expected = [f"| `{name}` | {families} | "
+                + (", ".join(f"`{d}`" for d in load_format(name).detect) or "the default") + " |"
+                for name, families, _ in format_table()]
+    assert rows == expected
+    assert not lines[len(format_table()) + 2].startswith("|")  # no stale extra row
