@@ -46,9 +46,8 @@ def target_text(ex: dict, fmt: str) -> str:
 
     if ex["expect"] == "call":
         return render_calls(ex["gold_calls"], format=fmt, tools=ex["tools"])
-    if ex["expect"] == "no_call" and load_format(fmt).no_call:
-        return load_format(fmt).no_call
-    return ex["target"]
+    no_call = load_format(fmt).no_call if ex["expect"] == "no_call" else None
+    return no_call or ex["target"]
 
 
 def _assistant(text: str) -> list[dict]:
