@@ -24,6 +24,27 @@ def test_presets_load():
     assert set(pilot.arms) == {"sft", "sft_control", "dpo", "dpo_format", "dpo_semantic"} and pilot.eval.bfcl_per_category > 0
 
 
+def test_every_preset_runs_one_torch_thread_per_process(tmp_path):
+    """Two torch threads on a busy 2-core machine ran the tiny pretraining 10x slower than one."""
+    import torch
+
+    from structcall.experiments.pipeline import Run
+
+    for name in ("tiny", "smol", "pilot"):
+        assert load_config(CONFIGS / f"{name}.yaml").threads == 1, name
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        Run(load_config(CONFIGS / "tiny.yaml"), tmp_path, progress=False, log=lambda m: None, reuse_only=True)
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        Run(load_config(CONFIGS / "tiny.yaml", ["threads=0"]), tmp_path, progress=False, log=lambda m: None,
+            reuse_only=True)
+        assert torch.get_num_threads() == 2  # 0 leaves torch's setting alone
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_packaged_configs_load_by_name(tmp_path, monkeypatch, capsys):
     assert packaged_configs() == sorted(p.stem for p in CONFIGS.glob("*.yaml"))
     assert {"tiny", "pilot", "smol"} <= set(packaged_configs())
