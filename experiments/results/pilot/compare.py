@@ -17,13 +17,16 @@ import numpy as np
 from structcall.experiments.attribution import difference
 
 
-def load(spec: str, regime: str) -> dict:
+def load(spec: str) -> dict[str, dict[str, dict]]:
+    """``{regime: {item: row}}`` for one arm's own-suite rows, free and constrained."""
     path, arm = spec.rsplit(":", 1)
     with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
         rows = [json.loads(line) for line in f]
-    out = {r["item"]: r for r in rows if r["suite"] == "own" and r["arm"] == arm and r["regime"] == regime}
-    if not out:
-        raise SystemExit(f"{path}: no own-suite rows for arm {arm!r}, regime {regime!r}")
+    out = {regime: {r["item"]: r for r in rows if r["suite"] == "own" and r["arm"] == arm and r["regime"] == regime}
+           for regime in ("free", "constrained")}
+    for regime, got in out.items():
+        if not got:
+            raise SystemExit(f"{path}: no own-suite rows for arm {arm!r}, regime {regime!r}")
     return out
 
 
@@ -31,8 +34,9 @@ ap = argparse.ArgumentParser()
 ap.add_argument("a"); ap.add_argument("b"); ap.add_argument("--names", nargs=2, default=["A", "B"])
 args = ap.parse_args()
 na, nb = args.names
+rows_a, rows_b = load(args.a), load(args.b)
 for regime in ("free", "constrained"):
-    a, b = load(args.a, regime), load(args.b, regime)
+    a, b = rows_a[regime], rows_b[regime]
     call = sorted(i for i in a if a[i]["expect"] == "call")
     if sorted(i for i in b if b[i]["expect"] == "call") != call:
         raise SystemExit("the two students were not scored on the same call items")
